@@ -155,7 +155,7 @@ void TestRatings::varianceFloor() {
 
 void TestRatings::bestModeOnlyWinnerPairs() {
     Vote v;
-    v.models = mk("a", "b", "c", "d");
+    v.models = {"a", "b", "c", "d"};
     v.mode = VoteMode::Best;
     v.ranks = bestRanks(4, 2);
     QVERIFY(validateVote(v).empty());
