@@ -12,18 +12,21 @@ void PairCounts::resize(int n) {
         for (int j = 0; j < std::min(n, n_); ++j) c[static_cast<size_t>(i) * n + j] = pair(i, j);
     c_.swap(c);
     n_ = n;
+    tot_.assign(n, 0);
+    all_ = 0;
+    for (int i = 0; i < n; ++i)
+        for (int j = 0; j < n; ++j) {
+            tot_[i] += pair(i, j);
+            if (i < j) all_ += pair(i, j);
+        }
 }
 
 void PairCounts::add(int i, int j, long k) {
     c_[static_cast<size_t>(i) * n_ + j] += k;
     c_[static_cast<size_t>(j) * n_ + i] += k;
+    tot_[i] += k;
+    tot_[j] += k;
     all_ += k;
-}
-
-long PairCounts::total(int i) const {
-    long s = 0;
-    for (int q = 0; q < n_; ++q) s += pair(i, q);
-    return s;
 }
 
 double ucbScore(double si, double sq, long nAll, long nIq, const MatchmakingParams& p) {

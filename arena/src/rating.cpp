@@ -101,6 +101,39 @@ std::vector<Gaussian> ksortUpdate(const std::vector<Gaussian>& pre, const std::v
     return post;
 }
 
+std::vector<Gaussian> plackettLuceUpdate(const std::vector<Gaussian>& pre, const std::vector<int>& ranks,
+                                         const KSortParams& p) {
+    const size_t n = pre.size();
+    std::vector<double> var(n);
+    double c2 = 0;
+    for (size_t i = 0; i < n; ++i) {
+        var[i] = pre[i].sigma * pre[i].sigma + p.tau * p.tau;
+        c2 += var[i] + p.beta * p.beta;
+    }
+    const double c = std::sqrt(c2);
+    std::vector<double> e(n), sumQ(n, 0.0), ties(n, 0.0);
+    for (size_t i = 0; i < n; ++i) e[i] = std::exp(pre[i].mu / c);
+    for (size_t q = 0; q < n; ++q)
+        for (size_t s = 0; s < n; ++s) {
+            if (ranks[s] >= ranks[q]) sumQ[q] += e[s];
+            if (ranks[s] == ranks[q]) ties[q] += 1.0;
+        }
+    std::vector<Gaussian> post(n);
+    for (size_t i = 0; i < n; ++i) {
+        double om = 0, de = 0;
+        for (size_t q = 0; q < n; ++q) {
+            if (ranks[q] > ranks[i]) continue;
+            const double piq = e[i] / sumQ[q];
+            om += ((q == i ? 1.0 : 0.0) - piq) / ties[q];
+            de += piq * (1.0 - piq) / ties[q];
+        }
+        const double gamma = p.damping == Damping::SigmaOverC ? std::sqrt(var[i]) / c : 1.0;
+        post[i].mu = pre[i].mu + var[i] / c * om;
+        post[i].sigma = std::sqrt(var[i] * std::max(1.0 - gamma * var[i] / c2 * de, p.kappa));
+    }
+    return post;
+}
+
 void eloUpdate(double& ra, double& rb, double score, const EloParams& p) {
     const double ea = 1.0 / (1.0 + std::pow(p.base, (rb - ra) / p.scale));
     ra += p.k * (score - ea);

@@ -12,17 +12,18 @@ namespace arena {
 // Symmetric matrix of pairwise comparison counts n_iq.
 class PairCounts {
 public:
-    explicit PairCounts(int n = 0) : n_(n), c_(static_cast<size_t>(n) * n, 0) {}
+    explicit PairCounts(int n = 0) : n_(n), c_(static_cast<size_t>(n) * n, 0), tot_(n, 0) {}
     int size() const { return n_; }
     void resize(int n);  // keeps existing counts
     void add(int i, int j, long k = 1);
     long pair(int i, int j) const { return c_[static_cast<size_t>(i) * n_ + j]; }
-    long total(int i) const;  // sum_q n_iq
+    long total(int i) const { return tot_[i]; }  // sum_q n_iq
     long all() const { return all_; }  // n = total number of comparisons
 
 private:
     int n_;
     std::vector<long> c_;
+    std::vector<long> tot_;
     long all_ = 0;
 };
 

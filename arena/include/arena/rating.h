@@ -56,6 +56,11 @@ struct PairResult {
 std::vector<Gaussian> ksortUpdate(const std::vector<Gaussian>& pre, const std::vector<PairResult>& pairs,
                                   const KSortParams& p = {});
 
+// Weng-Lin Plackett-Luce update over a K-wise ranking (ranks: smaller = better, ties allowed), using
+// beta, kappa, tau and the damping of KSortParams (gamma = sigma_i / c when damped).
+std::vector<Gaussian> plackettLuceUpdate(const std::vector<Gaussian>& pre, const std::vector<int>& ranks,
+                                         const KSortParams& p = {});
+
 // ----- TrueSkill multi-team (one player per team), expectation propagation -----
 struct TrueSkillParams {
     double mu0 = 25.0;
