@@ -1,0 +1,165 @@
+// `cstudio generate` and `cstudio eval --metric ppl` for decoder LMs, and the
+// `cstudio train lm-fortunes` trainer.
+#include "cmd_lm.h"
+
+#include <iomanip>
+#include <iostream>
+
+#include "cli_common.h"
+#include "engine/llm.h"
+
+namespace cs::cli {
+namespace {
+
+struct GenArgs {
+  std::string model, prompt;
+  int steps = 128, topK = 0;
+  double temperature = 0;
+  uint64_t seed = 42;
+  bool noCache = false, json = false, noBos = false;
+};
+
+struct EvalArgs {
+  std::string model, metric = "ppl", text, separator;
+  int context = 0, stride = 0;
+  bool truncate = false, noBos = false, json = false;
+};
+
+int runGenerate(const GenArgs& a) {
+  auto job = progressJob(true);
+  auto lm = LanguageModel::open(a.model, job);
+  if (!lm) return fail(lm.error());
+  GenerateOptions o;
+  o.prompt = a.prompt;
+  o.steps = a.steps;
+  o.temperature = a.temperature;
+  o.topK = a.topK;
+  o.seed = a.seed;
+  o.useCache = !a.noCache;
+  o.addBos = !a.noBos;
+  if (!a.json) {
+    std::cout << a.prompt << std::flush;
+    o.onPiece = [](const std::string& p) { std::cout << p << std::flush; };
+  }
+  auto r = lm->generate(o, job);
+  if (!r) return fail(r.error());
+  if (a.json) {
+    printJson({{"model", a.model},
+               {"prompt", a.prompt},
+               {"text", r->text},
+               {"tokens", r->tokens},
+               {"prompt_tokens", r->promptTokens},
+               {"generated_tokens", r->generatedTokens},
+               {"seconds", r->seconds},
+               {"tokens_per_second", r->tokensPerSecond},
+               {"temperature", a.temperature},
+               {"top_k", a.topK},
+               {"seed", a.seed},
+               {"kv_cache", !a.noCache}});
+  } else {
+    std::cout << "\n";
+    std::cerr << r->generatedTokens << " tokens in " << std::fixed << std::setprecision(3) << r->seconds << " s ("
+              << std::setprecision(1) << r->tokensPerSecond << " tokens/s)\n";
+  }
+  return 0;
+}
+
+int runEval(const EvalArgs& a) {
+  if (a.metric != "ppl" && a.metric != "perplexity")
+    return fail(Error::badArgument("unknown metric '" + a.metric + "' for a language model (ppl)"));
+  auto job = progressJob();
+  auto lm = LanguageModel::open(a.model, job);
+  if (!lm) return fail(lm.error());
+  Result<PerplexityResult> r = Error::failed("no text");
+  std::string what = a.text;
+  if (a.text.rfind("fortunes:heldout", 0) == 0) {
+    // The documented held-out split of lm-fortunes; optional ":DIR" after it.
+    std::string dir = a.text.size() > 17 ? a.text.substr(17) : "/usr/share/games/fortunes";
+    const int ctx = a.context > 0 ? a.context : 256;
+    r = fortunesHeldOutPerplexity(*lm, dir, ctx, a.stride > 0 ? a.stride : ctx / 2, job);
+  } else {
+    PerplexityOptions o;
+    o.context = a.context;
+    o.stride = a.stride;
+    o.separator = a.separator;
+    o.truncate = a.truncate;
+    o.addBos = !a.noBos;
+    r = lm->perplexityFile(a.text, o, job);
+  }
+  if (!r) return fail(r.error());
+  if (a.json) {
+    printJson({{"model", a.model},         {"metric", "ppl"},           {"text", what},
+               {"mean_nll", r->meanNll},   {"ppl", r->ppl},             {"tokens", r->tokens},
+               {"bytes", r->bytes},        {"byte_ppl", r->bytePpl},    {"bits_per_byte", r->bitsPerByte},
+               {"documents", r->documents}, {"windows", r->windows},    {"context", r->context},
+               {"stride", r->stride},      {"tokenizer", lm->tokenizer().kind()}, {"seconds", r->seconds}});
+  } else {
+    std::cout << std::fixed << std::setprecision(4) << a.model << " on " << what << ": mean NLL " << r->meanNll
+              << " nats/token, PPL " << r->ppl << " over " << r->tokens << " tokens (" << r->documents
+              << " documents, " << r->windows << " windows, context " << r->context << ", stride " << r->stride
+              << "); byte-level PPL " << r->bytePpl << " (" << r->bitsPerByte << " bits/byte over " << r->bytes
+              << " bytes)\n";
+  }
+  return 0;
+}
+
+int trainFortunes(const TrainArgs& a, int steps) {
+  auto job = progressJob();
+  TrainLmOptions o;
+  o.seed = a.seed;
+  o.outDir = a.outDir;
+  if (steps > 0) o.steps = steps;
+  auto r = trainLmFortunes(o, job);
+  if (!r) return fail(r.error());
+  if (a.json)
+    printJson({{"model", "lm-fortunes"}, {"weights", r.value()}});
+  else
+    std::cout << "lm-fortunes: weights " << r.value() << " (see MODEL_CARD.md beside them)\n";
+  return 0;
+}
+
+}  // namespace
+}  // namespace cs::cli
+
+void addLanguageModelCommands(CLI::App& app) {
+  using namespace cs::cli;
+  static GenArgs g;
+  auto* gen = app.add_subcommand("generate", "Generate text with a language model (greedy or sampled, KV cache)");
+  gen->add_option("model", g.model, "Zoo name, HF directory, studio .safetensors or llama2.c .bin")->required();
+  gen->add_option("--prompt", g.prompt, "Prompt text (empty: start from BOS)");
+  gen->add_option("--steps", g.steps, "Forward steps, prompt included (llama2.c convention)");
+  gen->add_option("--temperature", g.temperature, "0 = greedy");
+  gen->add_option("--top-k", g.topK, "Keep the k most likely tokens (0 = all)");
+  gen->add_option("--seed", g.seed, "Sampling seed");
+  gen->add_flag("--no-cache", g.noCache, "Recompute the whole prefix each step (no KV cache)");
+  gen->add_flag("--no-bos", g.noBos, "Do not prepend BOS to the prompt");
+  gen->add_flag("--json", g.json, "JSON output");
+  gen->callback([] {
+    int rc = runGenerate(g);
+    if (rc != 0) std::exit(rc);
+  });
+
+  static EvalArgs e;
+  auto* ev = app.add_subcommand("eval", "Evaluate a model with a metric (language models: --metric ppl)");
+  ev->add_option("model", e.model, "Zoo name or model path")->required();
+  ev->add_option("--metric", e.metric, "Metric: ppl (perplexity, token and byte level)");
+  ev->add_option("--text", e.text, "Text file, or fortunes:heldout[:DIR] for lm-fortunes' held-out split")->required();
+  ev->add_option("--context", e.context, "Window length in tokens (default: the model's context)");
+  ev->add_option("--stride", e.stride, "Window step in tokens (default: the context, non-overlapping)");
+  ev->add_option("--separator", e.separator, "Split the text into documents at this string (e.g. '<|endoftext|>')");
+  ev->add_flag("--truncate", e.truncate, "Score only the first window of each document");
+  ev->add_flag("--no-bos", e.noBos, "Do not prepend BOS to each document");
+  ev->add_flag("--json", e.json, "JSON output");
+  ev->callback([] {
+    int rc = runEval(e);
+    if (rc != 0) std::exit(rc);
+  });
+
+  static int steps = 0;
+  try {
+    app.get_subcommand("train")->add_option("--steps", steps, "Optimizer steps (lm-fortunes; default: its recipe)");
+  } catch (const CLI::Error&) {
+    // no train verb in this build
+  }
+  trainers()["lm-fortunes"] = [](const TrainArgs& a) { return trainFortunes(a, steps); };
+}
