@@ -118,3 +118,23 @@ std::vector<NewModelResult> runNewModel(const std::vector<NewModelArm>& arms, co
 double censoredMedian(std::vector<long> v);
 
 }  // namespace arena
+
+namespace arena {
+
+// One simulated setting (a noise model) and its results, for the report.
+struct SimSetting {
+    std::string label;  // e.g. "no noise", "5% whole-vote flip"
+    SimConfig config;
+    std::vector<ArmResult> arms;
+};
+
+// Markdown report: pinned settings, per-setting tables, the Elo / K-Sort K=4 ratio, the new-model
+// table. `svgName` is linked as the plot (may be empty).
+std::string convergenceMarkdown(const std::vector<SimSetting>& settings, const NewModelConfig& newCfg,
+                                const std::vector<NewModelResult>& newModel, const std::string& command,
+                                const std::string& svgName);
+
+// SVG line plot of the median position MSE versus pairwise comparisons (log x) for every arm of a setting.
+std::string convergenceSvg(const SimSetting& setting);
+
+}  // namespace arena

@@ -1,0 +1,494 @@
+#include "cmd_arena.h"
+
+#include "arena/fastchat.h"
+#include "arena/kseval_study.h"
+#include "arena/leaderboard.h"
+#include "arena/outputset.h"
+#include "arena/session.h"
+#include "arena/simulator.h"
+#include "arena/store.h"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+using nlohmann::json;
+
+namespace {
+
+[[noreturn]] void fail(const std::string& msg) {
+    std::cerr << "cstudio: error: " << msg << std::endl;
+    throw CLI::RuntimeError(1);
+}
+
+// Runs a verb body, turning exceptions into the one-line error convention.
+template <class F>
+std::function<void()> guarded(F f) {
+    return [f]() {
+        try {
+            f();
+        } catch (const CLI::Error&) {
+            throw;
+        } catch (const std::exception& e) {
+            fail(e.what());
+        }
+    };
+}
+
+std::vector<std::string> splitList(const std::string& s) {
+    std::vector<std::string> out;
+    std::stringstream ss(s);
+    std::string item;
+    while (std::getline(ss, item, ','))
+        if (!item.empty()) out.push_back(item);
+    return out;
+}
+
+std::string readFile(const std::string& path) {
+    if (path == "-") {
+        std::stringstream ss;
+        ss << std::cin.rdbuf();
+        return ss.str();
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail("cannot read '" + path + "'");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+void writeFile(const std::string& path, const std::string& text) {
+    std::ofstream out(path, std::ios::binary);
+    if (!out) fail("cannot write '" + path + "'");
+    out << text;
+    if (!out) fail("write failed for '" + path + "'");
+}
+
+std::string commandLine(const CLI::App& sub) {
+    std::string c = "cstudio arena " + sub.get_name();
+    for (const auto* opt : sub.get_options()) {
+        if (opt->count() == 0 || opt->get_name() == "--help" || opt->get_name() == "-h") continue;
+        const auto& res = opt->results();
+        c += " " + opt->get_name();
+        if (opt->get_type_size() != 0)
+            for (const auto& r : res) c += " " + r;
+    }
+    return c;
+}
+
+// Throttled progress on stderr.
+struct Progress {
+    std::string label;
+    std::chrono::steady_clock::time_point last{};
+    void operator()(int done, int total) {
+        const auto now = std::chrono::steady_clock::now();
+        if (done != total && now - last < std::chrono::milliseconds(500)) return;
+        last = now;
+        std::fprintf(stderr, "%s: %d/%d\n", label.c_str(), done, total);
+    }
+};
+
+struct Common {
+    std::string workspace;
+    bool asJson = false;
+};
+
+void addCommon(CLI::App* sub, Common& c, bool needWorkspace = true) {
+    auto* o = sub->add_option("--workspace,-w", c.workspace, "Workspace SQLite file");
+    if (needWorkspace) o->required();
+    sub->add_flag("--json", c.asJson, "Print JSON on stdout");
+}
+
+json matchJson(const arena::Match& m, const arena::OutputSet* set, bool revealed) {
+    json slots = json::array();
+    for (size_t i = 0; i < m.slots.size(); ++i) {
+        json s = {{"slot", i + 1}};
+        if (set)
+            if (auto p = set->output(m.slots[i], m.prompt)) s["output"] = *p;
+        if (revealed) s["model"] = m.slots[i];
+        slots.push_back(s);
+    }
+    return {{"match", m.id}, {"session", m.sessionId}, {"prompt", m.prompt}, {"k", m.slots.size()}, {"slots", slots}};
+}
+
+std::unique_ptr<arena::OutputSet> outputsOf(const arena::Session& s) {
+    if (s.outputRoot.empty()) return nullptr;
+    return std::make_unique<arena::OutputSet>(arena::loadOutputSet(s.outputRoot));
+}
+
+}  // namespace
+
+void addArenaCommands(CLI::App& app) {
+    CLI::App* arenaCmd = app.add_subcommand("arena", "Local K-wise arena: sessions, votes, ratings, simulator, K-Sort Eval");
+    arenaCmd->require_subcommand(1);
+
+    // ---- new-session ----
+    {
+        struct Opt {
+            Common c;
+            std::string name = "session", models, prompts, outputSet, mode = "rank";
+            int k = 4;
+        };
+        auto o = std::make_shared<Opt>();
+        CLI::App* sub = arenaCmd->add_subcommand("new-session", "Create a voting session");
+        addCommon(sub, o->c);
+        sub->add_option("--name", o->name, "Session name");
+        sub->add_option("--models", o->models, "Comma-separated model names (default: all models of --output-set)");
+        sub->add_option("--prompts", o->prompts, "Comma-separated prompt keys (default: the output set's prompts)");
+        sub->add_option("--output-set", o->outputSet, "Folder with one sub-folder per model and a prompts file");
+        sub->add_option("--k", o->k, "Outputs per match (2..6)")->check(CLI::Range(2, 6));
+        sub->add_option("--mode", o->mode, "Voting mode: rank or best")->check(CLI::IsMember({"rank", "best"}));
+        sub->callback(guarded([o]() {
+            arena::Store store(o->c.workspace);
+            arena::Session s;
+            s.name = o->name;
+            s.k = o->k;
+            arena::parseVoteMode(o->mode, &s.mode);
+            s.models = splitList(o->models);
+            s.prompts = splitList(o->prompts);
+            if (!o->outputSet.empty()) {
+                const auto set = arena::loadOutputSet(o->outputSet);
+                if (s.models.empty()) s.models = set.models;
+                for (const auto& m : s.models)
+                    if (std::find(set.models.begin(), set.models.end(), m) == set.models.end())
+                        fail("model '" + m + "' has no folder in output set '" + o->outputSet + "'");
+                for (const auto& p : set.prompts) store.upsertPrompt(p);
+                if (s.prompts.empty()) s.prompts = set.commonPrompts(s.models);
+                if (s.prompts.empty()) fail("no prompt of the output set has outputs for every model");
+                s.outputRoot = std::filesystem::absolute(o->outputSet).string();
+            }
+            if (static_cast<int>(s.models.size()) < s.k)
+                fail("a session with K=" + std::to_string(s.k) + " needs at least " + std::to_string(s.k) + " models");
+            s.id = store.createSession(s);
+            if (o->c.asJson)
+                std::cout << json{{"session", s.id}, {"name", s.name}, {"k", s.k}, {"mode", arena::toString(s.mode)},
+                                  {"models", s.models}, {"prompts", s.prompts.size()}}.dump(1) << std::endl;
+            else
+                std::cout << "session " << s.id << " (" << s.models.size() << " models, K=" << s.k << ", "
+                          << s.prompts.size() << " prompts)" << std::endl;
+        }));
+    }
+
+    // ---- match ----
+    {
+        struct Opt {
+            Common c;
+            long long session = 0;
+            std::string judge = "cli", matchmaking = "ucb";
+            bool printedSign = false;
+            unsigned long long seed = 0;
+        };
+        auto o = std::make_shared<Opt>();
+        CLI::App* sub = arenaCmd->add_subcommand("match", "Plan the next match of a session (anonymous, shuffled slots)");
+        addCommon(sub, o->c);
+        sub->add_option("--session", o->session, "Session id")->required();
+        sub->add_option("--judge", o->judge, "Judge id");
+        sub->add_option("--matchmaking", o->matchmaking, "ucb or random")->check(CLI::IsMember({"ucb", "random"}));
+        sub->add_flag("--printed-sign", o->printedSign, "Use the paper's printed +|S_i-S_q| UCB term (favours mismatches)");
+        sub->add_option("--seed", o->seed, "Random seed (0: from the clock)");
+        sub->callback(guarded([o]() {
+            arena::Store store(o->c.workspace);
+            const auto s = store.session(o->session);
+            if (!s) fail("no session " + std::to_string(o->session));
+            arena::PlanOptions plan;
+            plan.seed = o->seed;
+            plan.matchmaking.preferClose = !o->printedSign;
+            if (o->matchmaking == "random") {
+                plan.matchmaking.pivot = arena::PivotRule::Random;
+                plan.matchmaking.opponents = arena::OpponentRule::Random;
+            }
+            const auto set = outputsOf(*s);
+            const auto m = arena::planMatch(store, o->session, o->judge, plan, set.get());
+            const json j = matchJson(m, set.get(), false);
+            if (o->c.asJson) {
+                std::cout << j.dump(1) << std::endl;
+            } else {
+                std::cout << "match " << m.id << ", prompt '" << m.prompt << "', " << m.slots.size() << " slots" << std::endl;
+                for (const auto& sl : j["slots"])
+                    std::cout << "  slot " << sl["slot"].get<int>()
+                              << (sl.contains("output") ? ": " + sl["output"].get<std::string>() : std::string()) << std::endl;
+            }
+        }));
+    }
+
+    // ---- vote ----
+    {
+        struct Opt {
+            Common c;
+            long long match = 0;
+            std::string ranks, judge;
+            int best = 0;
+            bool allTie = false, allBad = false;
+        };
+        auto o = std::make_shared<Opt>();
+        CLI::App* sub = arenaCmd->add_subcommand("vote", "Vote on a match, then reveal the identities");
+        addCommon(sub, o->c);
+        sub->add_option("--match", o->match, "Match id")->required();
+        auto* r = sub->add_option("--ranks", o->ranks, "Rank per slot, comma-separated (1 = best; ties allowed)");
+        auto* b = sub->add_option("--best", o->best, "Best mode: the winning slot (1-based)");
+        auto* t = sub->add_flag("--all-tie", o->allTie, "All outputs equally good");
+        auto* d = sub->add_flag("--all-bad", o->allBad, "All outputs bad");
+        r->excludes(b)->excludes(t)->excludes(d);
+        b->excludes(t)->excludes(d);
+        t->excludes(d);
+        sub->add_option("--judge", o->judge, "Judge id (default: the match's)");
+        sub->callback(guarded([o]() {
+            arena::Store store(o->c.workspace);
+            const auto m = store.match(o->match);
+            if (!m) fail("no match " + std::to_string(o->match));
+            const int k = static_cast<int>(m->slots.size());
+            std::vector<int> ranks;
+            arena::VoteMode mode = arena::VoteMode::Rank;
+            if (!o->ranks.empty()) {
+                for (const auto& x : splitList(o->ranks)) ranks.push_back(std::stoi(x));
+            } else if (o->best > 0) {
+                if (o->best > k) fail("--best must be a slot between 1 and " + std::to_string(k));
+                mode = arena::VoteMode::Best;
+                ranks = arena::bestRanks(k, o->best - 1);
+            } else if (o->allTie || o->allBad) {
+                mode = o->allBad ? arena::VoteMode::AllBad : arena::VoteMode::AllTie;
+                ranks.assign(k, 1);
+            } else {
+                fail("give --ranks, --best, --all-tie or --all-bad");
+            }
+            const auto v = store.castVote(o->match, ranks, mode, o->judge);
+            const auto after = store.match(o->match);
+            json j = matchJson(*after, nullptr, true);
+            j["vote"] = v.id;
+            j["counted"] = v.counted;
+            j["mode"] = arena::toString(v.mode);
+            j["ranks"] = v.ranks;
+            if (o->c.asJson) {
+                std::cout << j.dump(1) << std::endl;
+            } else {
+                std::cout << "vote " << v.id << (v.counted ? "" : " (NOT counted: identities were revealed before the vote)")
+                          << std::endl;
+                for (int i = 0; i < k; ++i)
+                    std::cout << "  slot " << i + 1 << ": " << after->slots[i] << " (rank " << v.ranks[i] << ")" << std::endl;
+            }
+        }));
+    }
+
+    // ---- leaderboard ----
+    {
+        struct Opt {
+            Common c;
+            long long session = 0;
+            std::string rating = "ksort", judge, anchor;
+            int bootstrap = 100;
+        };
+        auto o = std::make_shared<Opt>();
+        CLI::App* sub = arenaCmd->add_subcommand("leaderboard", "Ratings recomputed from the stored votes");
+        addCommon(sub, o->c);
+        sub->add_option("--session", o->session, "Only this session (default: all votes)");
+        sub->add_option("--rating", o->rating, "ksort, trueskill, elo or bt")
+            ->check(CLI::IsMember({"ksort", "trueskill", "elo", "bt"}));
+        sub->add_option("--judge", o->judge, "Personal leaderboard of one judge");
+        sub->add_option("--bootstrap", o->bootstrap, "Bootstrap rounds for bt");
+        sub->add_option("--anchor", o->anchor, "bt: model pinned at 1000 (e.g. the FP baseline)");
+        sub->callback(guarded([o]() {
+            arena::Store store(o->c.workspace);
+            arena::LeaderboardOptions lo;
+            lo.judge = o->judge;
+            lo.bt.bootstrap = o->bootstrap;
+            lo.bt.anchor = o->anchor;
+            arena::RatingModel model;
+            arena::parseRatingModel(o->rating, &model);
+            const auto rows = arena::computeLeaderboard(store.votes(o->session), model, lo);
+            if (o->c.asJson) {
+                json a = json::array();
+                for (const auto& r : rows)
+                    a.push_back({{"rank", r.rank}, {"model", r.model}, {"score", r.score}, {"mu", r.mu}, {"sigma", r.sigma},
+                                 {"lo95", r.lo}, {"hi95", r.hi}, {"votes", r.votes}, {"comparisons", r.comparisons}});
+                std::cout << json{{"rating", o->rating}, {"rows", a}}.dump(1) << std::endl;
+                return;
+            }
+            std::printf("%-4s %-28s %9s %9s %8s %19s %6s %6s\n", "rank", "model", "score", "mu", "sigma", "95% interval",
+                        "votes", "pairs");
+            for (const auto& r : rows)
+                std::printf("%-4d %-28s %9.2f %9.2f %8.2f  [%7.2f, %7.2f] %6d %6d\n", r.rank, r.model.c_str(), r.score,
+                            r.mu, r.sigma, r.lo, r.hi, r.votes, r.comparisons);
+        }));
+    }
+
+    // ---- import ----
+    {
+        struct Opt {
+            Common c;
+            std::string file;
+            long long session = 0;
+            bool nonAnon = false;
+        };
+        auto o = std::make_shared<Opt>();
+        CLI::App* sub = arenaCmd->add_subcommand("import", "Import a FastChat-style battle log (JSON list or JSON lines)");
+        addCommon(sub, o->c);
+        sub->add_option("--file,-f", o->file, "Battle log ('-' = stdin)")->required();
+        sub->add_option("--session", o->session, "Attach the votes to this session id");
+        sub->add_flag("--include-non-anonymous", o->nonAnon, "Also import battles with anony = false");
+        sub->callback(guarded([o]() {
+            arena::ImportOptions io;
+            io.includeNonAnonymous = o->nonAnon;
+            auto res = arena::parseBattleLog(readFile(o->file), io);
+            for (auto& v : res.votes) v.sessionId = o->session;
+            arena::Store store(o->c.workspace);
+            store.insertVotes(res.votes);  // one transaction: all or nothing
+            for (const auto& p : res.problems) std::cerr << "import: skipped " << p << std::endl;
+            const json j = {{"imported", res.votes.size()}, {"pairwise", res.pairwise}, {"ktuples", res.ktuples},
+                            {"skipped_non_anonymous", res.skippedNonAnonymous}, {"skipped_invalid", res.skippedInvalid}};
+            if (o->c.asJson) std::cout << j.dump(1) << std::endl;
+            else
+                std::cout << "imported " << res.votes.size() << " votes (" << res.skippedNonAnonymous
+                          << " non-anonymous and " << res.skippedInvalid << " invalid skipped)" << std::endl;
+        }));
+    }
+
+    // ---- export ----
+    {
+        struct Opt {
+            Common c;
+            std::string file = "-", shape = "pairwise", format = "jsonl";
+            long long session = 0;
+        };
+        auto o = std::make_shared<Opt>();
+        CLI::App* sub = arenaCmd->add_subcommand("export", "Export counted votes as pairwise battles or K-tuples");
+        addCommon(sub, o->c);
+        sub->add_option("--file,-f", o->file, "Output file ('-' = stdout)");
+        sub->add_option("--shape", o->shape, "pairwise or ktuple")->check(CLI::IsMember({"pairwise", "ktuple"}));
+        sub->add_option("--format", o->format, "jsonl or json")->check(CLI::IsMember({"jsonl", "json"}));
+        sub->add_option("--session", o->session, "Only this session");
+        sub->callback(guarded([o]() {
+            arena::Store store(o->c.workspace);
+            const auto text = arena::exportVotes(store.votes(o->session),
+                                                 o->shape == "ktuple" ? arena::ExportShape::KTuple : arena::ExportShape::Pairwise,
+                                                 o->format == "jsonl");
+            if (o->file == "-") std::cout << text;
+            else {
+                writeFile(o->file, text);
+                std::cerr << "export: wrote " << o->file << std::endl;
+            }
+        }));
+    }
+
+    // ---- simulate ----
+    {
+        struct Opt {
+            Common c;
+            int models = 50, seeds = 20, threads = 2;
+            long horizon = 20000, eloHorizon = 200000;
+            double noiseP = 0.05;
+            std::string out, svg;
+            bool quick = false;
+        };
+        auto o = std::make_shared<Opt>();
+        CLI::App* sub = arenaCmd->add_subcommand("simulate", "Convergence simulator (K-Sort Arena's 50-model experiment)");
+        addCommon(sub, o->c, false);
+        sub->add_option("--models", o->models, "Number of models");
+        sub->add_option("--seeds", o->seeds, "Seeds per arm");
+        sub->add_option("--threads", o->threads, "Worker threads");
+        sub->add_option("--horizon", o->horizon, "Pairwise comparisons per run (K-Sort arms)");
+        sub->add_option("--elo-horizon", o->eloHorizon, "Pairwise comparisons per run (Elo)");
+        sub->add_option("--noise", o->noiseP, "Noise probability for the flip and swap settings");
+        sub->add_option("--out", o->out, "Write the Markdown report here");
+        sub->add_option("--svg", o->svg, "Write the SVG plot here (noise-free setting)");
+        sub->add_flag("--quick", o->quick, "Noise-free setting only");
+        sub->callback(guarded([o, sub]() {
+            const auto arms = arena::defaultArms(o->horizon, o->eloHorizon);
+            std::vector<arena::SimSetting> settings;
+            std::vector<std::pair<arena::NoiseModel, std::string>> noises = {{arena::NoiseModel::None, "no noise"}};
+            if (!o->quick) {
+                const std::string pct = std::to_string(static_cast<int>(o->noiseP * 100 + 0.5)) + "%";
+                noises.push_back({arena::NoiseModel::Flip, pct + " whole-vote flip"});
+                noises.push_back({arena::NoiseModel::Swap, pct + " adjacent-pair swap"});
+            }
+            for (const auto& n : noises) {
+                arena::SimSetting s;
+                s.label = n.second;
+                s.config.models = o->models;
+                s.config.seeds = o->seeds;
+                s.config.threads = o->threads;
+                s.config.noise = n.first;
+                s.config.noiseP = o->noiseP;
+                Progress pr{"simulate (" + s.label + ")"};
+                s.arms = arena::runSimulation(arms, s.config, std::ref(pr));
+                settings.push_back(std::move(s));
+            }
+            arena::NewModelConfig nc;
+            nc.models = o->models;
+            nc.trueRank = std::min(31, o->models);
+            nc.seeds = o->seeds;
+            nc.threads = o->threads;
+            Progress pr{"simulate (new model)"};
+            const auto nm = arena::runNewModel(arena::defaultNewModelArms(), nc, std::ref(pr));
+            std::string svgName;
+            if (!o->svg.empty()) {
+                writeFile(o->svg, arena::convergenceSvg(settings.front()));
+                svgName = std::filesystem::path(o->svg).filename().string();
+            }
+            const std::string md = arena::convergenceMarkdown(settings, nc, nm, commandLine(*sub), svgName);
+            if (!o->out.empty()) writeFile(o->out, md);
+            if (o->c.asJson) {
+                json j = json::array();
+                for (const auto& s : settings)
+                    for (const auto& a : s.arms)
+                        j.push_back({{"setting", s.label}, {"arm", a.arm.name}, {"k", a.arm.k},
+                                     {"median_comparisons_mse0", a.medianMse()}, {"median_votes_mse0", a.medianVotes()},
+                                     {"median_comparisons_spearman", a.medianSpearman()}, {"converged", a.convergedCount()},
+                                     {"seeds", a.runs.size()}});
+                json n = json::array();
+                for (const auto& r : nm)
+                    n.push_back({{"arm", r.arm.name}, {"median_newcomer_comparisons", r.median(&arena::NewModelRun::placedComparisons)},
+                                 {"median_all_comparisons", r.median(&arena::NewModelRun::placedTotal)}});
+                std::cout << json{{"arms", j}, {"new_model", n}}.dump(1) << std::endl;
+            } else {
+                std::cout << md;
+            }
+        }));
+    }
+
+    // ---- eval ----
+    {
+        struct Opt {
+            Common c;
+            arena::StudyConfig cfg;
+            std::string out;
+        };
+        auto o = std::make_shared<Opt>();
+        CLI::App* sub = arenaCmd->add_subcommand("eval", "K-Sort Eval with simulated judges: rank agreement, runs, ablations");
+        addCommon(sub, o->c, false);
+        sub->add_option("--models", o->cfg.models, "Arena models");
+        sub->add_option("--votes", o->cfg.votes, "Human K=4 votes in the synthetic arena");
+        sub->add_option("--targets", o->cfg.targets, "Arena models evaluated as new");
+        sub->add_option("--seeds", o->cfg.seeds, "Seeds per target");
+        sub->add_option("--seed", o->cfg.seed, "Base seed");
+        sub->add_option("--threads", o->cfg.threads, "Worker threads");
+        sub->add_option("--judge-noise", o->cfg.judgeNoise, "Judge noise levels (1e6 = chance level)");
+        sub->add_option("--out", o->out, "Write the Markdown report here");
+        sub->callback(guarded([o, sub]() {
+            Progress pr{"eval"};
+            const auto rep = arena::runKSortEvalStudy(arena::defaultStudyArms(), o->cfg, std::ref(pr));
+            const std::string md = arena::studyMarkdown(rep, o->cfg, commandLine(*sub));
+            if (!o->out.empty()) writeFile(o->out, md);
+            if (o->c.asJson) {
+                json cells = json::array();
+                for (const auto& c : rep.cells)
+                    cells.push_back({{"arm", c.arm}, {"judge_noise", c.judgeNoise}, {"evaluations", c.evaluations},
+                                     {"mean_abs_rank_diff", c.meanAbsRankDiff}, {"within_one", c.withinOne},
+                                     {"mean_abs_score_diff", c.meanAbsScoreDiff}, {"median_runs", c.medianRuns},
+                                     {"cap_fraction", c.capFraction}, {"mean_final_sigma", c.meanFinalSigma}});
+                std::cout << json{{"instances_kept", rep.instancesKept}, {"instances_considered", rep.instancesConsidered},
+                                  {"cells", cells}}.dump(1) << std::endl;
+            } else {
+                std::cout << md;
+            }
+        }));
+    }
+}
