@@ -383,7 +383,7 @@ void addArenaCommands(CLI::App& app) {
         struct Opt {
             Common c;
             int models = 50, seeds = 20, threads = 2;
-            long horizon = 20000, eloHorizon = 200000;
+            long horizon = 20000, eloHorizon = 400000;
             double noiseP = 0.05;
             std::string out, svg;
             bool quick = false;

@@ -203,9 +203,11 @@ SimRun runOne(const SimArm& arm, const SimConfig& cfg, int seedIndex) {
             nextCurve += cfg.curveStep;
         }
     }
-    run.convergedMse = firstZero;
-    run.votesMse = firstZeroVotes;
-    run.convergedSpearman = firstSp;
+    const long lastStart = static_cast<long>((1.0 - cfg.stableTail) * arm.horizon);
+    const bool stable = firstZero >= 0 && firstZero <= lastStart;
+    run.convergedMse = stable ? firstZero : -1;
+    run.votesMse = stable ? firstZeroVotes : -1;
+    run.convergedSpearman = (firstSp >= 0 && firstSp <= lastStart) ? firstSp : -1;
     return run;
 }
 
@@ -303,7 +305,7 @@ NewModelRun runNewOne(const NewModelArm& arm, const NewModelConfig& cfg, int see
     std::mt19937_64 armRng(mix(hashName(arm.name) ^ mix(cfg.seed * 31ull + seedIndex)));
     NewModelRun run;
     run.initialRank = positions(pop.scores())[n] + 1;
-    long total = 0, mine = 0, firstPlaced = -1, firstPlacedTotal = -1, firstNear = -1;
+    long total = 0, mine = 0, firstPlaced = -1, firstPlacedTotal = -1, firstNear = -1, firstNearTotal = -1;
     while (total < cfg.horizon) {
         const auto who = pickParticipants(pop.scores(), pop.pc, cfg.k, arm.matchmaking, armRng);
         const auto ranks = simulateVote(who, truth, cfg.noise, cfg.noiseP, armRng);
@@ -314,12 +316,15 @@ NewModelRun runNewOne(const NewModelArm& arm, const NewModelConfig& cfg, int see
         for (int j = 0; j < n; ++j) inv += (s[n] > s[j]) != (truth[n] < truth[j]);
         if (inv > 0) { firstPlaced = -1; firstPlacedTotal = -1; }
         else if (firstPlaced < 0) { firstPlaced = mine; firstPlacedTotal = total; }
-        if (inv > 1) firstNear = -1;
-        else if (firstNear < 0) firstNear = mine;
+        if (inv > 1) { firstNear = -1; firstNearTotal = -1; }
+        else if (firstNear < 0) { firstNear = mine; firstNearTotal = total; }
     }
-    run.placedComparisons = firstPlaced;
-    run.placedTotal = firstPlacedTotal;
+    const long lastStart = static_cast<long>((1.0 - cfg.stableTail) * cfg.horizon);
+    const bool placed = firstPlaced >= 0 && firstPlacedTotal <= lastStart;
+    run.placedComparisons = placed ? firstPlaced : -1;
+    run.placedTotal = placed ? firstPlacedTotal : -1;
     run.withinOneComparisons = firstNear;
+    if (firstNear >= 0 && firstNearTotal > lastStart) run.withinOneComparisons = -1;
     return run;
 }
 

@@ -58,7 +58,9 @@ std::string convergenceMarkdown(const std::vector<SimSetting>& settings, const N
        << "- Convergence: the number of pairwise comparisons after which the position MSE between the leaderboard "
           "and the true order is 0 and stays 0 until the end of the horizon (" << settings.front().arms.front().arm.horizon
        << " comparisons for Elo, " << settings.front().arms.back().arm.horizon
-       << " for the others). A run that is not at 0 at the end is censored; a median that falls on a censored run is "
+       << " for the others). A run is censored (not converged) unless that final streak covers at least the last "
+       << static_cast<int>(c0.stableTail * 100 + 0.5) << "% of the horizon (otherwise a ranking that keeps flickering "
+          "would count as converged when it happens to be right at the end); a median that falls on a censored run is "
           "shown as not converged. Secondary criterion: Spearman correlation with the true order >= "
        << c0.spearmanTarget << " from then on.\n\n";
     if (!svgName.empty()) md << "![median position MSE vs comparisons](" << svgName << ")\n\n";
@@ -87,7 +89,7 @@ std::string convergenceMarkdown(const std::vector<SimSetting>& settings, const N
        << "A population of " << nc.models << " is first rated by " << nc.warmupVotes << " K=" << nc.k
        << " votes (fewest + UCB, K-Sort paper update); then a newcomer with the prior (25, 25/3), whose true rank is "
        << nc.trueRank << " of " << nc.models + 1 << ", joins. Placed = no model on the wrong side of it (leaderboard S vs true "
-          "order) from then on; near = at most one. Counts are the newcomer's own pairwise comparisons; 'all' counts every "
+          "order) from then on, over at least the last " << static_cast<int>(nc.stableTail * 100 + 0.5) << "% of the horizon; near = at most one. Counts are the newcomer's own pairwise comparisons; 'all' counts every "
           "comparison since its arrival. " << nc.seeds << " seeds, horizon " << nc.horizon << " comparisons, noise: "
        << toString(nc.noise) << ".\n\n"
        << "| arm | initial rank (median) | median comparisons of the newcomer to placed | median all comparisons to placed | median to within one |\n"

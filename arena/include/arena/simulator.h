@@ -49,6 +49,8 @@ struct SimConfig {
     NoiseModel noise = NoiseModel::None;
     double noiseP = 0.05;
     double spearmanTarget = 0.95;
+    double stableTail = 0.25;  // a run counts as converged only if the criterion holds over at least
+                               // this final fraction of the horizon (else it is censored)
     long curveStep = 100;  // record the position MSE every curveStep comparisons
     EloParams elo;
     int threads = 2;
@@ -95,6 +97,7 @@ struct NewModelConfig {
     NoiseModel noise = NoiseModel::None;
     double noiseP = 0.05;
     KSortParams ksort;
+    double stableTail = 0.25;  // as SimConfig::stableTail
     int threads = 2;
 };
 
