@@ -50,20 +50,26 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   connect(status_, &widgets::JobStatusBar::cancelRequested, this, [this] { session_.cancelAll(); });
 
   auto* jobs = session_.jobs();
-  connect(jobs, &JobRunner::jobStarted, status_, [this](quint64, const QString& title) { status_->showJob(title); });
+  connect(jobs, &JobRunner::jobStarted, status_, [this](quint64, const QString& title) {
+    idleMessage_.clear();
+    status_->showJob(title);
+  });
   connect(jobs, &JobRunner::jobProgress, status_,
           [this](quint64, double f, const QString& stage) { status_->showProgress(f, stage); });
-  connect(jobs, &JobRunner::idle, status_, [this] { status_->showIdle(tr("Ready")); });
+  connect(jobs, &JobRunner::idle, status_,
+          [this] { status_->showIdle(idleMessage_.isEmpty() ? tr("Ready") : idleMessage_); });
   connect(&session_, &StudioSession::jobFailed, this,
           [this](const QString& what, const QString& message, bool cancelled) {
-            if (cancelled)
-              status_->showIdle(tr("%1 cancelled").arg(what));
-            else
+            if (cancelled) {
+              idleMessage_ = tr("%1 cancelled").arg(what);
+              status_->showIdle(idleMessage_);
+            } else {
               showError(what, message);
+            }
           });
   connect(&session_, &StudioSession::modelOpened, this, &MainWindow::updateTitle);
   connect(&session_, &StudioSession::quantizationFinished, this, [this](qint64 id) {
-    statusBar()->showMessage(tr("Run %1 saved to the workspace").arg(id), 5000);
+    idleMessage_ = tr("Run %1 saved to the workspace").arg(id);
   });
   connect(session_.workspace(), &WorkspaceDocument::opened, this, &MainWindow::updateTitle);
 
@@ -167,6 +173,7 @@ void MainWindow::openModel(const QString& nameOrPath) { session_.openModel(nameO
 
 void MainWindow::showError(const QString& what, const QString& message) {
   const QString line = QStringLiteral("%1 failed: %2").arg(what, message);
+  idleMessage_ = line;
   status_->showIdle(line);
   std::cerr << "compression-studio: " << line.toStdString() << '\n';
   if (interactive_) QMessageBox::warning(this, tr("%1 failed").arg(what), message);

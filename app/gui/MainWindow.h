@@ -48,6 +48,7 @@ class MainWindow : public QMainWindow {
   CompressTab* compress_;
   widgets::JobStatusBar* status_;
   bool interactive_ = true;
+  QString idleMessage_;  // shown when the last job ends (outcome of the last failure or run)
 };
 
 }  // namespace cs::gui
