@@ -41,6 +41,25 @@ inline double percentile(const std::vector<float>& v, double p) { return percent
 // `axis` of `shape`.
 std::vector<MinMax> perChannelMinMax(const float* data, const std::vector<int64_t>& shape, int axis);
 
+// Streaming histogram: many fine bins over a range that doubles (merging bin pairs)
+// whenever a value falls outside, so any number of batches can be added in O(bins)
+// memory. histogram() rebins onto [min, max] of everything seen.
+class RunningHistogram {
+ public:
+  explicit RunningHistogram(int fineBins = 8192);
+  void add(const float* data, size_t n);
+  Histogram histogram(int bins) const;
+  MinMax range() const { return seen_; }
+  int64_t count() const { return total_; }
+
+ private:
+  void grow(double v);
+  std::vector<double> fine_;
+  double lo_ = 0, hi_ = 0;
+  MinMax seen_;
+  int64_t total_ = 0;
+};
+
 struct ErrorStats {
   double mse = 0;
   double sqnrDb = 0;       // 10 log10(sum y^2 / sum (y - yq)^2); +inf when identical

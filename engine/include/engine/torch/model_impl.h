@@ -83,9 +83,10 @@ Error errorFromException(const std::exception& e, const std::string& file = {});
 }  // namespace cs::detail
 
 // Runs `body` (returning Result<T>) and converts exceptions into Errors.
-#define CS_TRY_RESULT(file, body)                                              \
+// (variadic so that commas inside the body need no extra parentheses)
+#define CS_TRY_RESULT(file, ...)                                               \
   try {                                                                        \
-    body                                                                       \
+    __VA_ARGS__                                                                \
   } catch (const ::cs::EngineError& e) {                                       \
     return e.error;                                                            \
   } catch (const std::exception& e) {                                          \

@@ -1,0 +1,61 @@
+// `cstudio train NAME`: dispatches to the trainers families register.
+#include <iomanip>
+#include <iostream>
+
+#include "cli_common.h"
+#include "cmd_core.h"
+#include "engine/train.h"
+
+namespace cs::cli {
+namespace {
+
+int trainVit(const TrainArgs& a) {
+  auto job = progressJob();
+  TrainOptions o;
+  if (a.epochs > 0) o.epochs = a.epochs;
+  o.seed = a.seed;
+  o.outDir = a.outDir;
+  o.maxTrainSamples = a.maxSamples;
+  o.command = a.commandLine;
+  auto r = trainVitFmnist(o, job);
+  if (!r) return fail(r.error());
+  nlohmann::json out = {{"model", "vit-fmnist"},         {"weights", r->weightsPath}, {"card", r->cardPath},
+                        {"test_accuracy", r->testAccuracy}, {"seconds", r->seconds},   {"parameters", r->parameters},
+                        {"epoch_test_accuracy", r->epochTestAccuracy}};
+  if (a.json)
+    printJson(out);
+  else
+    std::cout << "vit-fmnist: test accuracy " << std::fixed << std::setprecision(2) << r->testAccuracy * 100 << " % after "
+              << r->seconds << " s; weights " << r->weightsPath << "\n";
+  return 0;
+}
+
+}  // namespace
+
+void addTrainCommands(CLI::App& app) {
+  trainers()["vit-fmnist"] = trainVit;
+  static TrainArgs a;
+  static std::string argv0;
+  auto* t = app.add_subcommand("train", "Train a zoo model with the project's own recipe (deterministic seed)");
+  t->add_option("model", a.model, "Zoo model to train")->required();
+  t->add_option("--epochs", a.epochs, "Epochs (default: the model's recipe)");
+  t->add_option("--seed", a.seed, "Seed");
+  t->add_option("--out", a.outDir, "Output directory (default: the zoo folder of the model)");
+  t->add_option("--max-samples", a.maxSamples, "Use only this many training samples (quick runs)");
+  t->add_flag("--json", a.json, "JSON output");
+  t->callback([] {
+    auto it = trainers().find(a.model);
+    if (it == trainers().end()) {
+      std::string names;
+      for (auto& [n, f] : trainers()) names += (names.empty() ? "" : ", ") + n;
+      std::exit(fail(Error::badArgument("no trainer for '" + a.model + "' (available: " + names + ")")));
+    }
+    a.commandLine = "cstudio train " + a.model + (a.epochs > 0 ? " --epochs " + std::to_string(a.epochs) : "") +
+                    (a.seed ? " --seed " + std::to_string(a.seed) : "") +
+                    (a.maxSamples ? " --max-samples " + std::to_string(a.maxSamples) : "");
+    int rc = it->second(a);
+    if (rc != 0) std::exit(rc);
+  });
+}
+
+}  // namespace cs::cli

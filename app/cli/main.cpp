@@ -1,0 +1,44 @@
+// cstudio: the command-line twin of Compression Studio. Same engine calls as the GUI.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "cli_common.h"
+#include "cmd_core.h"
+#include "engine/runtime.h"
+#if __has_include("cmd_arena.h") && defined(CS_HAVE_ARENA)
+#include "cmd_arena.h"
+#define CS_CLI_ARENA 1
+#endif
+#if __has_include("cmd_lm.h") && __has_include("engine/llm.h")
+#include "cmd_lm.h"
+#define CS_CLI_LM 1
+#endif
+
+int main(int argc, char** argv) {
+  CLI::App app{"cstudio: Compression Studio on the command line (results on stdout, progress on stderr)"};
+  app.require_subcommand(1);
+  int threads = 0;
+  app.add_option("--threads", threads, "Intra-op threads (default: one per core)");
+  app.parse_complete_callback([&] { cs::initRuntime(threads); });
+  cs::cli::addModelCommands(app);
+  cs::cli::addQuantizeCommands(app);
+  cs::cli::addTrainCommands(app);
+  cs::cli::addBenchCommands(app);
+#ifdef CS_CLI_ARENA
+  addArenaCommands(app);
+#endif
+#ifdef CS_CLI_LM
+  addLanguageModelCommands(app);
+#endif
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const cs::EngineError& e) {
+    return cs::cli::fail(e.error);
+  } catch (const std::exception& e) {
+    return cs::cli::fail(e.what());
+  }
+  return 0;
+}
