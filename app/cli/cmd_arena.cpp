@@ -110,14 +110,14 @@ void addCommon(CLI::App* sub, Common& c, bool needWorkspace = true) {
 
 json matchJson(const arena::Match& m, const arena::OutputSet* set, bool revealed) {
     json slots = json::array();
-    for (size_t i = 0; i < m.slots.size(); ++i) {
+    for (size_t i = 0; i < m.candidates.size(); ++i) {
         json s = {{"slot", i + 1}};
         if (set)
-            if (auto p = set->output(m.slots[i], m.prompt)) s["output"] = *p;
-        if (revealed) s["model"] = m.slots[i];
+            if (auto p = set->output(m.candidates[i], m.prompt)) s["output"] = *p;
+        if (revealed) s["model"] = m.candidates[i];
         slots.push_back(s);
     }
-    return {{"match", m.id}, {"session", m.sessionId}, {"prompt", m.prompt}, {"k", m.slots.size()}, {"slots", slots}};
+    return {{"match", m.id}, {"session", m.sessionId}, {"prompt", m.prompt}, {"k", m.candidates.size()}, {"slots", slots}};
 }
 
 std::unique_ptr<arena::OutputSet> outputsOf(const arena::Session& s) {
@@ -212,7 +212,7 @@ void addArenaCommands(CLI::App& app) {
             if (o->c.asJson) {
                 std::cout << j.dump(1) << std::endl;
             } else {
-                std::cout << "match " << m.id << ", prompt '" << m.prompt << "', " << m.slots.size() << " slots" << std::endl;
+                std::cout << "match " << m.id << ", prompt '" << m.prompt << "', " << m.candidates.size() << " slots" << std::endl;
                 for (const auto& sl : j["slots"])
                     std::cout << "  slot " << sl["slot"].get<int>()
                               << (sl.contains("output") ? ": " + sl["output"].get<std::string>() : std::string()) << std::endl;
@@ -245,7 +245,7 @@ void addArenaCommands(CLI::App& app) {
             arena::Store store(o->c.workspace);
             const auto m = store.match(o->match);
             if (!m) fail("no match " + std::to_string(o->match));
-            const int k = static_cast<int>(m->slots.size());
+            const int k = static_cast<int>(m->candidates.size());
             std::vector<int> ranks;
             arena::VoteMode mode = arena::VoteMode::Rank;
             if (!o->ranks.empty()) {
@@ -273,7 +273,7 @@ void addArenaCommands(CLI::App& app) {
                 std::cout << "vote " << v.id << (v.counted ? "" : " (NOT counted: identities were revealed before the vote)")
                           << std::endl;
                 for (int i = 0; i < k; ++i)
-                    std::cout << "  slot " << i + 1 << ": " << after->slots[i] << " (rank " << v.ranks[i] << ")" << std::endl;
+                    std::cout << "  slot " << i + 1 << ": " << after->candidates[i] << " (rank " << v.ranks[i] << ")" << std::endl;
             }
         }));
     }

@@ -42,11 +42,11 @@ Match planMatch(Store& store, std::int64_t sessionId, const std::string& judge, 
     Match m;
     m.sessionId = sessionId;
     m.judge = judge;
-    for (int i : pick) m.slots.push_back(s->models[i]);
-    std::shuffle(m.slots.begin(), m.slots.end(), rng);  // anonymous, shuffled slot order
+    for (int i : pick) m.candidates.push_back(s->models[i]);
+    std::shuffle(m.candidates.begin(), m.candidates.end(), rng);  // anonymous, shuffled slot order
     std::vector<std::string> prompts = s->prompts;
     if (outputs) {
-        const auto common = outputs->commonPrompts(m.slots);
+        const auto common = outputs->commonPrompts(m.candidates);
         prompts.erase(std::remove_if(prompts.begin(), prompts.end(),
                                      [&](const std::string& p) {
                                          return std::find(common.begin(), common.end(), p) == common.end();

@@ -198,7 +198,7 @@ std::int64_t Store::createMatch(const Match& m) {
                               "VALUES (?, ?, ?, ?, ?)");
     q.bind(1, static_cast<std::int64_t>(m.sessionId));
     q.bind(2, m.prompt);
-    q.bind(3, toJson(m.slots));
+    q.bind(3, toJson(m.candidates));
     q.bind(4, m.judge);
     q.bind(5, m.created > 0 ? m.created : nowSeconds());
     q.exec();
@@ -214,7 +214,7 @@ std::optional<Match> Store::match(std::int64_t id) const {
     m.id = q.getColumn(0).getInt64();
     m.sessionId = q.getColumn(1).getInt64();
     m.prompt = q.getColumn(2).getString();
-    m.slots = fromJson<std::string>(q.getColumn(3).getString());
+    m.candidates = fromJson<std::string>(q.getColumn(3).getString());
     m.judge = q.getColumn(4).getString();
     m.created = q.getColumn(5).getDouble();
     m.revealed = q.getColumn(6).getDouble();
@@ -245,7 +245,7 @@ Vote Store::castVote(std::int64_t matchId, const std::vector<int>& ranks, VoteMo
     v.matchId = matchId;
     v.judge = judge.empty() ? m->judge : judge;
     v.prompt = m->prompt;
-    v.models = m->slots;
+    v.models = m->candidates;
     v.ranks = ranks;
     v.mode = mode;
     v.tstamp = nowSeconds();

@@ -61,8 +61,10 @@ std::vector<PairOutcome> expandPairs(const Vote& v) {
         int w = 0;
         for (int i = 0; i < k; ++i)
             if (v.ranks[i] == 1) w = i;
-        for (int i = 0; i < k; ++i)
-            if (i != w) out.push_back({w, i, 1.0, false});
+        for (int i = 0; i < k; ++i) {  // keep slot order in each pair (a before b)
+            if (i < w) out.push_back({i, w, 0.0, false});
+            else if (i > w) out.push_back({w, i, 1.0, false});
+        }
         return out;
     }
     for (int i = 0; i < k; ++i)

@@ -41,7 +41,7 @@ struct Match {
     std::int64_t id = 0;
     std::int64_t sessionId = 0;
     std::string prompt;
-    std::vector<std::string> slots;  // model per slot (hidden from the judge until revealed)
+    std::vector<std::string> candidates;  // model per slot, in slot order (hidden until revealed)
     std::string judge;
     double created = 0;
     double revealed = 0;  // 0 = identities still hidden
