@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 
 namespace arena {
 
@@ -105,15 +106,43 @@ std::vector<LeaderRow> computeLeaderboard(const std::vector<Vote>& all, RatingMo
     case RatingModel::KSort: fillGaussian(ksortRatings(votes, opt.ksort), opt.ksort.eta); break;
     case RatingModel::TrueSkill: fillGaussian(trueskillRatings(votes, opt.trueskill), 3.0); break;
     case RatingModel::Elo: {
-        std::map<std::string, double> elo;
-        for (const auto& b : votesToBattles(votes)) {
-            double& ra = elo.emplace(b.a, opt.elo.init).first->second;
-            double& rb = elo.emplace(b.b, opt.elo.init).first->second;
-            eloUpdate(ra, rb, b.score, opt.elo);
+        // One online pass in replay order; with bootstrap rounds, FastChat's bootstrap: battles resampled
+        // with replacement (seeded), score = median, interval = 2.5% / 97.5% quantiles.
+        const std::vector<Battle> battles = votesToBattles(votes);
+        auto pass = [&](const std::vector<Battle>& bs) {
+            std::map<std::string, double> elo;
+            for (const auto& b : bs) {
+                double& ra = elo.emplace(b.a, opt.elo.init).first->second;
+                double& rb = elo.emplace(b.b, opt.elo.init).first->second;
+                eloUpdate(ra, rb, b.score, opt.elo);
+            }
+            return elo;
+        };
+        const auto online = pass(battles);
+        std::map<std::string, std::vector<double>> samples;
+        if (opt.bt.bootstrap > 0 && !battles.empty()) {
+            std::mt19937_64 rng(opt.bt.seed);
+            std::uniform_int_distribution<size_t> pick(0, battles.size() - 1);
+            std::vector<Battle> res(battles.size());
+            for (int r = 0; r < opt.bt.bootstrap; ++r) {
+                for (auto& b : res) b = battles[pick(rng)];
+                const auto e = pass(res);
+                for (auto& kv : rows) {
+                    auto it = e.find(kv.first);
+                    samples[kv.first].push_back(it == e.end() ? opt.elo.init : it->second);
+                }
+            }
         }
         for (auto& kv : rows) {
-            const double e = elo.count(kv.first) ? elo[kv.first] : opt.elo.init;
-            kv.second.score = kv.second.mu = kv.second.lo = kv.second.hi = e;
+            const double e = online.count(kv.first) ? online.at(kv.first) : opt.elo.init;
+            auto& row = kv.second;
+            if (samples.count(kv.first)) {
+                row.score = row.mu = quantile(samples[kv.first], 0.5);
+                row.lo = quantile(samples[kv.first], 0.025);
+                row.hi = quantile(samples[kv.first], 0.975);
+            } else {
+                row.score = row.mu = row.lo = row.hi = e;
+            }
         }
         break;
     }

@@ -30,6 +30,7 @@ private Q_SLOTS:
     void bradleyTerryTwoPlayers();
     void bradleyTerryThreePlayersStationary();
     void bradleyTerryBootstrapAndRank();
+    void eloLeaderboardBootstrap();
 };
 
 void TestRatings::gaussHelpers() {
@@ -231,6 +232,30 @@ void TestRatings::bradleyTerryBootstrapAndRank() {
     QCOMPARE(rows[1].rankUB, 1);  // strong vs mid overlap: rank with intervals ties them
     const auto again = bradleyTerry(bs, p);  // seeded: reproducible
     QCOMPARE(again[0].lo, rows[0].lo);
+}
+
+void TestRatings::eloLeaderboardBootstrap() {
+    std::vector<Vote> votes;
+    for (int i = 0; i < 50; ++i) {
+        Vote v;
+        v.models = {"a", "b"};
+        v.mode = VoteMode::Best;
+        v.ranks = bestRanks(2, i % 5 == 0 ? 1 : 0);
+        v.tstamp = i;
+        votes.push_back(v);
+    }
+    LeaderboardOptions lo;
+    lo.bt.bootstrap = 0;
+    const auto single = computeLeaderboard(votes, RatingModel::Elo, lo);
+    QCOMPARE(single[0].model, std::string("a"));
+    QCOMPARE(single[0].lo, single[0].hi);
+    double ra = 1000, rb = 1000;
+    for (const auto& v : votes) arena::eloUpdate(ra, rb, v.ranks[0] == 1 ? 1.0 : 0.0);
+    QVERIFY(std::fabs(single[0].score - ra) < 1e-9);
+    lo.bt.bootstrap = 50;
+    const auto boot = computeLeaderboard(votes, RatingModel::Elo, lo);
+    QVERIFY(boot[0].lo < boot[0].score && boot[0].score < boot[0].hi);
+    QVERIFY(boot[0].score > 1000 && boot[1].score < 1000);
 }
 
 QTEST_APPLESS_MAIN(TestRatings)

@@ -21,7 +21,7 @@ struct LeaderboardOptions {
     KSortParams ksort;
     TrueSkillParams trueskill;
     EloParams elo;
-    BtParams bt;
+    BtParams bt;        // bootstrap rounds and seed also drive the Elo bootstrap (0 = single online pass)
     std::string judge;  // non-empty: only this judge's votes (personal leaderboard)
 };
 
