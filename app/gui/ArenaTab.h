@@ -1,0 +1,68 @@
+// ArenaTab: the "Arena" page. Composes the passive arena widgets (K-slot voting panel, leaderboard)
+// with the Qt-free arena library: opens a workspace's arena store, creates sessions from output sets,
+// plans matches (pivot + UCB), stores each vote in its own transaction and reveals the identities,
+// and refreshes the leaderboard for the chosen rating model. Owns its arena::Store (one connection;
+// the CLI may use the same file at the same time). GUI thread only; every call here is a short
+// SQLite transaction, so nothing runs in the background.
+#pragma once
+#include <QWidget>
+
+#include <memory>
+
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QSpinBox;
+
+namespace arena {
+class Store;
+}
+
+namespace cs::widgets {
+class ArenaLeaderboard;
+class ArenaVotePanel;
+}  // namespace cs::widgets
+
+namespace cs::gui {
+
+class ArenaTab : public QWidget {
+  Q_OBJECT
+ public:
+  explicit ArenaTab(QWidget* parent = nullptr);
+  ~ArenaTab() override;
+
+  // Opens (or creates) the workspace file's arena tables. False + status message on failure.
+  bool openWorkspace(const QString& path);
+  // Creates a session over every model of an output set folder; returns its id (0 on failure).
+  qint64 createSessionFromOutputSet(const QString& folder, int k);
+  void setSession(qint64 id);
+  // Plans and shows the next match of the current session.
+  bool nextMatch();
+
+  widgets::ArenaVotePanel* votePanel() const { return panel_; }
+  widgets::ArenaLeaderboard* leaderboard() const { return board_; }
+  QString statusText() const;
+  qint64 currentMatch() const { return match_; }
+
+ private:
+  void chooseWorkspace();
+  void chooseOutputSet();
+  void reloadSessions();
+  void refreshLeaderboard();
+  void onRanks(const QVector<int>& ranks);
+  void castVote(const std::vector<int>& ranks, int mode);
+  void setStatus(const QString& s);
+
+  std::unique_ptr<arena::Store> store_;
+  QLineEdit* workspace_;
+  QComboBox* sessions_;
+  QSpinBox* k_;
+  QLineEdit* judge_;
+  QLabel* status_;
+  widgets::ArenaVotePanel* panel_;
+  widgets::ArenaLeaderboard* board_;
+  qint64 session_ = 0;
+  qint64 match_ = 0;
+};
+
+}  // namespace cs::gui
