@@ -1,11 +1,33 @@
 # Third-party dependencies. All come from Debian packages (see packaging/setup.sh);
 # LibTorch may instead come from -DCMAKE_PREFIX_PATH=<libtorch>/share/cmake.
 find_package(Torch REQUIRED)
+find_package(Threads REQUIRED)
+if(CS_MINIMAL)
+  # Minimal build (engine + compression + a CLI with train/info/stats/bench) for machines
+  # that have only LibTorch, e.g. the GPU machine with pip's torch. Header-only
+  # dependencies come from CS_THIRD_PARTY_INCLUDE when not installed.
+  find_package(nlohmann_json 3 QUIET)
+  find_package(CLI11 CONFIG QUIET)
+  find_package(ZLIB QUIET)
+  if(NOT TARGET nlohmann_json::nlohmann_json)
+    add_library(nlohmann_json::nlohmann_json INTERFACE IMPORTED)
+    set_target_properties(nlohmann_json::nlohmann_json PROPERTIES INTERFACE_INCLUDE_DIRECTORIES ${CS_THIRD_PARTY_INCLUDE})
+  endif()
+  if(NOT TARGET CLI11::CLI11)
+    add_library(CLI11::CLI11 INTERFACE IMPORTED)
+    set_target_properties(CLI11::CLI11 PROPERTIES INTERFACE_INCLUDE_DIRECTORIES ${CS_THIRD_PARTY_INCLUDE})
+  endif()
+  if(NOT TARGET ZLIB::ZLIB)
+    find_library(CS_LIBZ NAMES z libz.so.1 REQUIRED)
+    add_library(ZLIB::ZLIB UNKNOWN IMPORTED)
+    set_target_properties(ZLIB::ZLIB PROPERTIES IMPORTED_LOCATION ${CS_LIBZ} INTERFACE_INCLUDE_DIRECTORIES ${CS_THIRD_PARTY_INCLUDE})
+  endif()
+  return()
+endif()
 find_package(nlohmann_json 3 REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(SQLiteCpp REQUIRED)
 find_package(ZLIB REQUIRED)
-find_package(Threads REQUIRED)
 find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs videoio)
 if(CS_BUILD_GUI OR CS_BUILD_TESTS)
   find_package(Qt6 REQUIRED COMPONENTS Core Gui Widgets Concurrent Test PrintSupport Svg)
@@ -17,6 +39,3 @@ if(CS_BUILD_GUI OR CS_BUILD_TESTS)
   endif()
 endif()
 
-# Common warning set for our own targets.
-add_library(cs_warnings INTERFACE)
-target_compile_options(cs_warnings INTERFACE -Wall -Wextra -Wno-unused-parameter)

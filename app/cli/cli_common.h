@@ -30,6 +30,7 @@ struct TrainArgs {
   int maxSamples = 0;
   bool json = false;
   std::string commandLine;
+  std::string device = "cpu";
 };
 using Trainer = std::function<int(const TrainArgs&)>;
 std::map<std::string, Trainer>& trainers();

@@ -17,6 +17,7 @@ int trainVit(const TrainArgs& a) {
   o.outDir = a.outDir;
   o.maxTrainSamples = a.maxSamples;
   o.command = a.commandLine;
+  o.device = a.device;
   auto r = trainVitFmnist(o, job);
   if (!r) return fail(r.error());
   nlohmann::json out = {{"model", "vit-fmnist"},         {"weights", r->weightsPath}, {"card", r->cardPath},
@@ -43,6 +44,7 @@ void addTrainCommands(CLI::App& app) {
   t->add_option("--out", a.outDir, "Output directory (default: the zoo folder of the model)");
   t->add_option("--max-samples", a.maxSamples, "Use only this many training samples (quick runs)");
   t->add_flag("--json", a.json, "JSON output");
+  t->add_option("--device", a.device, "cpu or cuda (CUDA builds of LibTorch)")->check(CLI::IsMember({"cpu", "cuda"}));
   t->callback([] {
     auto it = trainers().find(a.model);
     if (it == trainers().end()) {
@@ -52,7 +54,8 @@ void addTrainCommands(CLI::App& app) {
     }
     a.commandLine = "cstudio train " + a.model + (a.epochs > 0 ? " --epochs " + std::to_string(a.epochs) : "") +
                     (a.seed ? " --seed " + std::to_string(a.seed) : "") +
-                    (a.maxSamples ? " --max-samples " + std::to_string(a.maxSamples) : "");
+                    (a.maxSamples ? " --max-samples " + std::to_string(a.maxSamples) : "") +
+                    (a.device != "cpu" ? " --device " + a.device : "");
     int rc = it->second(a);
     if (rc != 0) std::exit(rc);
   });

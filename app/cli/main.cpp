@@ -22,7 +22,9 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "Intra-op threads (default: one per core)");
   app.parse_complete_callback([&] { cs::initRuntime(threads); });
   cs::cli::addModelCommands(app);
+#ifndef CS_MINIMAL
   cs::cli::addQuantizeCommands(app);
+#endif
   cs::cli::addTrainCommands(app);
   cs::cli::addBenchCommands(app);
 #ifdef CS_CLI_ARENA

@@ -94,6 +94,10 @@ torch::Tensor& VitModel::param(const std::string& name) {
   return it->second;
 }
 
+void VitModel::to(torch::Device device) {
+  for (auto& [n, t] : p_) t = t.to(device);
+}
+
 std::vector<LayerInfo> VitModel::layers() const {
   std::vector<LayerInfo> out;
   auto shape = [&](const std::string& n) { return p_.at(n).sizes().vec(); };

@@ -113,10 +113,10 @@ struct TrainLmOptions {
   std::string fortunesDir = "/usr/share/games/fortunes";
   uint64_t seed = 0;
   int dim = 128, layers = 4, heads = 4, hidden = 352, context = 256, batch = 16;
-  int steps = 3000, warmup = 100;
+  int steps = 800, warmup = 60;
   double lr = 2e-3, minLr = 1e-4, weightDecay = 0.1, clip = 1.0;
   int threads = 1;             // intra-op threads while training (determinism: fixed)
-  int evalEvery = 500;
+  int evalEvery = 100;
   bool fp16 = true;
 };
 

@@ -19,6 +19,7 @@ struct TrainOptions {
   int maxTrainSamples = 0;      // 0 = all
   std::string outDir;           // default: <zoo>/<model name>
   std::string command;          // the command line, recorded in the model card
+  std::string device = "cpu";   // "cpu" or "cuda" (when the LibTorch build has CUDA)
 };
 
 struct TrainReport {

@@ -35,6 +35,8 @@ class VitModel : public ModelImpl {
 
   const VitConfig& config() const { return cfg_; }
   torch::Tensor& param(const std::string& name);
+  // Moves every weight to `device` (training on CUDA; the model is not yet published).
+  void to(torch::Device device);
   const std::vector<std::string>& paramNames() const { return order_; }
 
  private:
