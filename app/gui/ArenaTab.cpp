@@ -1,5 +1,6 @@
 #include "app/gui/ArenaTab.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -16,6 +17,7 @@
 #include "arena/session.h"
 #include "arena/store.h"
 #include "widgets/arena/ArenaLeaderboard.h"
+#include "widgets/arena/ArenaMatrixView.h"
 #include "widgets/arena/ArenaVotePanel.h"
 
 namespace cs::gui {
@@ -47,7 +49,15 @@ ArenaTab::ArenaTab(QWidget* parent) : QWidget(parent) {
   layout->addLayout(top);
   auto* split = new QSplitter(Qt::Horizontal, this);
   panel_ = new widgets::ArenaVotePanel(split);
-  board_ = new widgets::ArenaLeaderboard(split);
+  auto* right = new QSplitter(Qt::Vertical, split);
+  auto* boardBox = new QWidget(right);
+  auto* boardLayout = new QVBoxLayout(boardBox);
+  boardLayout->setContentsMargins(0, 0, 0, 0);
+  board_ = new widgets::ArenaLeaderboard(boardBox);
+  personal_ = new QCheckBox(tr("Personal leaderboard (only this judge's votes)"), boardBox);
+  boardLayout->addWidget(board_, 1);
+  boardLayout->addWidget(personal_);
+  matrix_ = new widgets::ArenaMatrixView(right);
   split->setStretchFactor(0, 3);
   split->setStretchFactor(1, 2);
   layout->addWidget(split, 1);
@@ -72,6 +82,7 @@ ArenaTab::ArenaTab(QWidget* parent) : QWidget(parent) {
     nextMatch();
   });
   connect(board_, &widgets::ArenaLeaderboard::ratingModelChanged, this, [this] { refreshLeaderboard(); });
+  connect(personal_, &QCheckBox::toggled, this, [this] { refreshLeaderboard(); });
 }
 
 ArenaTab::~ArenaTab() = default;
@@ -197,12 +208,26 @@ void ArenaTab::castVote(const std::vector<int>& ranks, int mode) {
   }
 }
 
+void ArenaTab::setPersonal(bool on) { personal_->setChecked(on); }
+
 void ArenaTab::refreshLeaderboard() {
   QVector<widgets::ArenaLeaderboardRow> rows;
+  QStringList names;
+  QVector<QVector<int>> counts;
+  QVector<QVector<double>> rates;
   if (store_) {
     arena::RatingModel model = arena::RatingModel::KSort;
     arena::parseRatingModel(board_->ratingModel().toStdString(), &model);
-    for (const auto& r : arena::computeLeaderboard(store_->votes(session_), model)) {
+    arena::LeaderboardOptions opt;
+    if (personal_->isChecked()) opt.judge = judge_->text().toStdString();
+    const auto votes = store_->votes(session_);
+    const auto pm = arena::pairMatrix(votes, opt.judge);
+    for (size_t i = 0; i < pm.models.size(); ++i) {
+      names << QString::fromStdString(pm.models[i]);
+      counts.push_back(QVector<int>(pm.battles[i].begin(), pm.battles[i].end()));
+      rates.push_back(QVector<double>(pm.winRate[i].begin(), pm.winRate[i].end()));
+    }
+    for (const auto& r : arena::computeLeaderboard(votes, model, opt)) {
       widgets::ArenaLeaderboardRow x;
       x.rank = r.rank;
       x.model = QString::fromStdString(r.model);
@@ -217,6 +242,7 @@ void ArenaTab::refreshLeaderboard() {
     }
   }
   board_->setRows(rows);
+  matrix_->setData(names, counts, rates);
 }
 
 }  // namespace cs::gui

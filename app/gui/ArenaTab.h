@@ -9,6 +9,7 @@
 
 #include <memory>
 
+class QCheckBox;
 class QComboBox;
 class QLabel;
 class QLineEdit;
@@ -20,6 +21,7 @@ class Store;
 
 namespace cs::widgets {
 class ArenaLeaderboard;
+class ArenaMatrixView;
 class ArenaVotePanel;
 }  // namespace cs::widgets
 
@@ -41,6 +43,9 @@ class ArenaTab : public QWidget {
 
   widgets::ArenaVotePanel* votePanel() const { return panel_; }
   widgets::ArenaLeaderboard* leaderboard() const { return board_; }
+  widgets::ArenaMatrixView* matrix() const { return matrix_; }
+  // Personal leaderboard: only the current judge's votes.
+  void setPersonal(bool on);
   QString statusText() const;
   qint64 currentMatch() const { return match_; }
 
@@ -61,6 +66,8 @@ class ArenaTab : public QWidget {
   QLabel* status_;
   widgets::ArenaVotePanel* panel_;
   widgets::ArenaLeaderboard* board_;
+  widgets::ArenaMatrixView* matrix_;
+  QCheckBox* personal_;
   qint64 session_ = 0;
   qint64 match_ = 0;
 };

@@ -77,6 +77,34 @@ std::map<std::string, Gaussian> trueskillRatings(const std::vector<Vote>& votes,
     return r;
 }
 
+PairMatrix pairMatrix(const std::vector<Vote>& all, const std::string& judge) {
+    PairMatrix pm;
+    std::map<std::string, int> idx;
+    const auto votes = replayOrder(all, judge);
+    for (const auto& v : votes)
+        for (const auto& m : v.models) idx.emplace(m, 0);
+    for (auto& kv : idx) {
+        kv.second = static_cast<int>(pm.models.size());
+        pm.models.push_back(kv.first);
+    }
+    const size_t n = pm.models.size();
+    pm.battles.assign(n, std::vector<int>(n, 0));
+    std::vector<std::vector<double>> wins(n, std::vector<double>(n, 0.0));
+    for (const auto& v : votes)
+        for (const auto& p : expandPairs(v)) {
+            const int a = idx[v.models[p.a]], b = idx[v.models[p.b]];
+            ++pm.battles[a][b];
+            ++pm.battles[b][a];
+            wins[a][b] += p.score;
+            wins[b][a] += 1.0 - p.score;
+        }
+    pm.winRate.assign(n, std::vector<double>(n, std::nan("")));
+    for (size_t i = 0; i < n; ++i)
+        for (size_t j = 0; j < n; ++j)
+            if (pm.battles[i][j] > 0) pm.winRate[i][j] = wins[i][j] / pm.battles[i][j];
+    return pm;
+}
+
 std::vector<LeaderRow> computeLeaderboard(const std::vector<Vote>& all, RatingModel model,
                                           const LeaderboardOptions& opt) {
     const std::vector<Vote> votes = replayOrder(all, opt.judge);

@@ -2,6 +2,7 @@
 #include "app/gui/ArenaTab.h"
 #include "arena/store.h"
 #include "widgets/arena/ArenaLeaderboard.h"
+#include "widgets/arena/ArenaMatrixView.h"
 #include "widgets/arena/ArenaVotePanel.h"
 
 #include <QImage>
@@ -80,6 +81,14 @@ void TestArenaGui::voteThroughTheTab() {
   QCOMPARE(votes.size(), size_t(3));
   QCOMPARE(votes[0].ranks, (std::vector<int>{2, 1, 4, 3}));
   QCOMPARE(votes[0].judge, std::string("me"));
+  QCOMPARE(tab.leaderboard()->table()->rowCount(), 5);
+  QCOMPARE(tab.matrix()->table()->rowCount(), 5);
+  int total = 0;
+  for (int i = 0; i < 5; ++i)
+    for (int j = 0; j < 5; ++j)
+      if (auto* it = tab.matrix()->table()->item(i, j); it && !it->text().isEmpty()) total += it->text().toInt();
+  QCOMPARE(total, 3 * 6 * 2);  // 3 rank votes x C(4,2) pairs, counted in both cells
+  tab.setPersonal(true);  // the judge "me" cast all of them
   QCOMPARE(tab.leaderboard()->table()->rowCount(), 5);
 }
 

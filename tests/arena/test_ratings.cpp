@@ -31,6 +31,7 @@ private Q_SLOTS:
     void bradleyTerryThreePlayersStationary();
     void bradleyTerryBootstrapAndRank();
     void eloLeaderboardBootstrap();
+    void pairMatrixCounts();
 };
 
 void TestRatings::gaussHelpers() {
@@ -256,6 +257,23 @@ void TestRatings::eloLeaderboardBootstrap() {
     const auto boot = computeLeaderboard(votes, RatingModel::Elo, lo);
     QVERIFY(boot[0].lo < boot[0].score && boot[0].score < boot[0].hi);
     QVERIFY(boot[0].score > 1000 && boot[1].score < 1000);
+}
+
+void TestRatings::pairMatrixCounts() {
+    Vote v;
+    v.models = {"b", "a", "c"};
+    v.ranks = {1, 2, 2};
+    Vote w = v;
+    w.mode = VoteMode::Best;
+    w.ranks = bestRanks(3, 1);
+    const auto pm = pairMatrix({v, w});
+    QCOMPARE(pm.models, (std::vector<std::string>{"a", "b", "c"}));
+    QCOMPARE(pm.battles[0][1], 2);
+    QCOMPARE(pm.battles[1][2], 1);  // the best vote only counts winner pairs
+    QCOMPARE(pm.battles[0][2], 2);
+    QCOMPARE(pm.winRate[1][0], 0.5);
+    QCOMPARE(pm.winRate[0][2], 0.75);  // a tied c once and beat it once
+    QVERIFY(std::isnan(pm.winRate[0][0]));
 }
 
 QTEST_APPLESS_MAIN(TestRatings)

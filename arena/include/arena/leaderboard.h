@@ -45,6 +45,14 @@ std::vector<Battle> votesToBattles(const std::vector<Vote>& votes);
 std::map<std::string, Gaussian> ksortRatings(const std::vector<Vote>& votes, const KSortParams& p = {});
 std::map<std::string, Gaussian> trueskillRatings(const std::vector<Vote>& votes, const TrueSkillParams& p = {});
 
+// Battle counts and win rates between every pair of models (ties count half), from counted votes.
+struct PairMatrix {
+    std::vector<std::string> models;          // sorted by name
+    std::vector<std::vector<int>> battles;    // battles[i][j] = comparisons between i and j
+    std::vector<std::vector<double>> winRate;  // winRate[i][j] = share i won against j (NaN when none)
+};
+PairMatrix pairMatrix(const std::vector<Vote>& votes, const std::string& judge = {});
+
 std::vector<LeaderRow> computeLeaderboard(const std::vector<Vote>& votes, RatingModel model,
                                           const LeaderboardOptions& opt = {});
 
