@@ -1,6 +1,7 @@
 #include "cmd_arena.h"
 
 #include "arena/fastchat.h"
+#include "arena/kseval.h"
 #include "arena/kseval_study.h"
 #include "arena/leaderboard.h"
 #include "arena/outputset.h"
@@ -459,20 +460,84 @@ void addArenaCommands(CLI::App& app) {
         struct Opt {
             Common c;
             arena::StudyConfig cfg;
-            std::string out;
+            std::string out, model, scores, correction = "code";
+            long long session = 0;
+            bool noMatching = false;
         };
         auto o = std::make_shared<Opt>();
-        CLI::App* sub = arenaCmd->add_subcommand("eval", "K-Sort Eval with simulated judges: rank agreement, runs, ablations");
+        CLI::App* sub = arenaCmd->add_subcommand(
+            "eval", "K-Sort Eval: with --workspace, evaluate --model against a session's votes using a judge's "
+                    "scores file; without, the simulated-judge study (rank agreement, runs, ablations)");
         addCommon(sub, o->c, false);
-        sub->add_option("--models", o->cfg.models, "Arena models");
-        sub->add_option("--votes", o->cfg.votes, "Human K=4 votes in the synthetic arena");
-        sub->add_option("--targets", o->cfg.targets, "Arena models evaluated as new");
-        sub->add_option("--seeds", o->cfg.seeds, "Seeds per target");
+        sub->add_option("--models", o->cfg.models, "Study: arena models");
+        sub->add_option("--votes", o->cfg.votes, "Study: human K=4 votes in the synthetic arena");
+        sub->add_option("--targets", o->cfg.targets, "Study: arena models evaluated as new");
+        sub->add_option("--seeds", o->cfg.seeds, "Study: seeds per target");
         sub->add_option("--seed", o->cfg.seed, "Base seed");
-        sub->add_option("--threads", o->cfg.threads, "Worker threads");
-        sub->add_option("--judge-noise", o->cfg.judgeNoise, "Judge noise levels (1e6 = chance level)");
-        sub->add_option("--out", o->out, "Write the Markdown report here");
+        sub->add_option("--threads", o->cfg.threads, "Study: worker threads");
+        sub->add_option("--judge-noise", o->cfg.judgeNoise, "Study: judge noise levels (1e6 = chance level)");
+        sub->add_option("--out", o->out, "Study: write the Markdown report here");
+        sub->add_option("--session", o->session, "Workspace: session whose votes and output set form the arena");
+        sub->add_option("--model", o->model, "Workspace: the model to evaluate (its output-set folder holds its outputs)");
+        sub->add_option("--scores", o->scores,
+                        "Workspace: JSON object {output path (absolute, or relative to the output set): judge score}");
+        sub->add_option("--correction", o->correction, "code, paper, moment or none")
+            ->check(CLI::IsMember({"code", "paper", "moment", "none"}));
+        sub->add_flag("--no-dynamic-matching", o->noMatching, "Random instance order (ablation)");
         sub->callback(guarded([o, sub]() {
+            if (!o->c.workspace.empty()) {
+                if (o->session <= 0 || o->model.empty() || o->scores.empty())
+                    fail("evaluating a workspace model needs --session, --model and --scores");
+                arena::Store store(o->c.workspace);
+                const auto s = store.session(o->session);
+                if (!s) fail("no session " + std::to_string(o->session));
+                if (s->outputRoot.empty()) fail("session " + std::to_string(o->session) + " has no output set");
+                const auto set = arena::loadOutputSet(s->outputRoot);
+                const json scores = json::parse(readFile(o->scores));
+                if (!scores.is_object()) fail("--scores must hold a JSON object of path: score");
+                const auto votes = arena::replayOrder(store.votes(o->session));
+                const auto board = arena::trueskillRatings(votes);
+                auto instances = arena::curateInstances(votes, board, 0.75, o->model, [&](const arena::Vote& v) {
+                    std::vector<arena::JudgeOutput> out(v.models.size());
+                    for (size_t i = 0; i < out.size(); ++i) out[i].path = set.output(v.models[i], v.prompt).value_or("");
+                    return out;
+                });
+                auto& inst = instances.instances;
+                inst.erase(std::remove_if(inst.begin(), inst.end(),
+                                          [&](const arena::EvalInstance& in) { return !set.output(o->model, in.prompt); }),
+                           inst.end());
+                if (inst.empty()) fail("no curated instance has an output of '" + o->model + "'");
+                arena::ScoreJudge judge("scores", [&](const arena::JudgeOutput& out, const arena::PromptInfo&) {
+                    std::string rel = std::filesystem::path(out.path).lexically_relative(set.root).generic_string();
+                    for (const std::string& key : {out.path, rel})
+                        if (scores.contains(key) && scores[key].is_number()) return scores[key].get<double>();
+                    throw std::runtime_error("no judge score for '" + out.path + "'");
+                });
+                arena::EvalParams p;
+                p.heldOut = o->model;
+                p.seed = o->cfg.seed;
+                p.dynamicMatching = !o->noMatching;
+                p.correction = o->correction == "paper" ? arena::Correction::Paper
+                             : o->correction == "moment" ? arena::Correction::MomentMatched
+                             : o->correction == "none" ? arena::Correction::None : arena::Correction::Code;
+                const auto res = arena::evaluateNewModel(instances, board, judge, [&](const arena::EvalInstance& in) {
+                    arena::JudgeOutput out;
+                    out.path = *set.output(o->model, in.prompt);
+                    return out;
+                }, p);
+                json j = {{"model", o->model}, {"mu", res.rating.mu}, {"sigma", res.rating.sigma}, {"score", res.score},
+                          {"rank", res.rank}, {"runs", res.runs}, {"converged", res.converged},
+                          {"instances", inst.size()}, {"instances_considered", instances.considered}};
+                if (auto it = board.find(o->model); it != board.end()) {
+                    j["arena_score"] = arena::conservative(it->second);
+                    j["arena_rank"] = arena::rankAgainst(arena::conservative(it->second), board, o->model);
+                }
+                if (o->c.asJson) std::cout << j.dump(1) << std::endl;
+                else
+                    std::cout << o->model << ": K-Sort Eval score " << res.score << ", rank " << res.rank << " after "
+                              << res.runs << " runs" << (res.converged ? "" : " (NOT converged)") << std::endl;
+                return;
+            }
             Progress pr{"eval"};
             const auto rep = arena::runKSortEvalStudy(arena::defaultStudyArms(), o->cfg, std::ref(pr));
             const std::string md = arena::studyMarkdown(rep, o->cfg, commandLine(*sub));

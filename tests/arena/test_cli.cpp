@@ -5,6 +5,8 @@
 #include <QJsonObject>
 #include <QProcess>
 #include <QTemporaryDir>
+#include <QRandomGenerator>
+#include <fstream>
 
 #ifndef CS_ARENA_CLI
 #error "CS_ARENA_CLI must name the dev CLI"
@@ -15,6 +17,7 @@ class TestArenaCli : public QObject {
 private Q_SLOTS:
     void sessionMatchVoteLeaderboard();
     void errorsAreOneLine();
+    void evalWorkspaceModelWithScores();
 
 private:
     struct Run {
@@ -76,6 +79,71 @@ void TestArenaCli::errorsAreOneLine() {
     r = run({"import", "-w", ws, "-f", dir.filePath("missing.json")});
     QVERIFY(r.code != 0);
     QVERIFY(r.err.startsWith("cstudio: error: cannot read"));
+}
+
+void TestArenaCli::evalWorkspaceModelWithScores() {
+    // An output set of 8 models x 60 prompts, human K=4 votes that rank by a latent quality, and a judge
+    // whose scores file agrees with the humans. The held-out model must land near its arena rank.
+    const QString root = dir.filePath("evalset");
+    QDir().mkpath(root);
+    QRandomGenerator rng(7);
+    const int nm = 8, np = 60;
+    double q[nm][np];
+    {
+        std::ofstream prompts(QString(root + "/prompts.jsonl").toStdString());
+        for (int p = 0; p < np; ++p) prompts << "{\"id\": \"p" << p << "\", \"class\": " << p % 10 << "}\n";
+    }
+    QJsonObject scores;
+    for (int m = 0; m < nm; ++m) {
+        QDir().mkpath(root + QString("/m%1").arg(m));
+        for (int p = 0; p < np; ++p) {
+            q[m][p] = 18.0 + 2.0 * m + 3.0 * (rng.generateDouble() - 0.5);
+            std::ofstream(QString(root + "/m%1/p%2.txt").arg(m).arg(p).toStdString()) << "out";
+            scores[QString("m%1/p%2.txt").arg(m).arg(p)] = q[m][p];
+        }
+    }
+    const QString scoresFile = dir.filePath("scores.json");
+    QFile sf(scoresFile);
+    QVERIFY(sf.open(QIODevice::WriteOnly));
+    sf.write(QJsonDocument(scores).toJson());
+    sf.close();
+    const QString ws = dir.filePath("evalws.db");
+    auto r = run({"new-session", "-w", ws, "--output-set", root, "--k", "4"});
+    QCOMPARE(r.code, 0);
+    QByteArray log;
+    for (int v = 0; v < 600; ++v) {
+        int pick[4];
+        for (int i = 0; i < 4; ++i) {
+            bool dup;
+            do {
+                pick[i] = rng.bounded(nm);
+                dup = false;
+                for (int j = 0; j < i; ++j) dup = dup || pick[j] == pick[i];
+            } while (dup);
+        }
+        const int p = rng.bounded(np);
+        QJsonArray models, ranks;
+        for (int i = 0; i < 4; ++i) {
+            int rank = 1;
+            for (int j = 0; j < 4; ++j) rank += q[pick[j]][p] > q[pick[i]][p];
+            models.append(QString("m%1").arg(pick[i]));
+            ranks.append(rank);
+        }
+        QJsonObject o{{"models", models}, {"ranks", ranks}, {"mode", "rank"}, {"prompt", QString("p%1").arg(p)},
+                      {"tstamp", v}};
+        log += QJsonDocument(o).toJson(QJsonDocument::Compact) + "\n";
+    }
+    r = run({"import", "-w", ws, "-f", "-", "--session", "1"}, log);
+    QCOMPARE(r.code, 0);
+    r = run({"eval", "-w", ws, "--session", "1", "--model", "m5", "--scores", scoresFile, "--json"});
+    QVERIFY2(r.code == 0, r.err.constData());
+    const auto j = QJsonDocument::fromJson(r.out).object();
+    QVERIFY(j["instances"].toInt() > 50);
+    QVERIFY(j["runs"].toInt() >= 1 && j["runs"].toInt() <= 150);
+    QVERIFY2(std::abs(j["rank"].toInt() - j["arena_rank"].toInt()) <= 1, r.out.constData());
+    r = run({"eval", "-w", ws, "--session", "1", "--model", "m5"});
+    QVERIFY(r.code != 0);
+    QVERIFY(r.err.startsWith("cstudio: error: evaluating a workspace model needs"));
 }
 
 QTEST_APPLESS_MAIN(TestArenaCli)
