@@ -38,14 +38,14 @@ std::vector<SimArm> defaultArms(long ksortHorizon, long eloHorizon) {
     arms.push_back({"K-Sort, K=4, random", SimRater::KSort, 4, rnd, paper, ksortHorizon});
     arms.push_back({"K-Sort, K=4, UCB", SimRater::KSort, 4, ucb, paper, ksortHorizon});
     arms.push_back({"K-Sort, K=6, UCB", SimRater::KSort, 6, ucb, paper, ksortHorizon});
-    arms.push_back({"K-Sort damped (gamma=sigma/c, eps=0.1), K=4, UCB", SimRater::KSort, 4, ucb, KSortParams{},
+    arms.push_back({"K-Sort damped, K=4, UCB", SimRater::KSort, 4, ucb, KSortParams{},
                     ksortHorizon});
-    arms.push_back({"K-Sort damped (gamma=sigma/c, eps=0.1), K=6, UCB", SimRater::KSort, 6, ucb, KSortParams{},
+    arms.push_back({"K-Sort damped, K=6, UCB", SimRater::KSort, 6, ucb, KSortParams{},
                     ksortHorizon});
     arms.push_back({"Plackett-Luce, K=4, UCB", SimRater::PlackettLuce, 4, ucb, KSortParams{}, ksortHorizon});
     MatchmakingParams far = ucb;
     far.preferClose = false;
-    arms.push_back({"K-Sort, K=4, UCB with the printed sign (+|dS|)", SimRater::KSort, 4, far, paper, ksortHorizon});
+    arms.push_back({"K-Sort, K=4, UCB printed sign (+|dS|)", SimRater::KSort, 4, far, paper, ksortHorizon});
     return arms;
 }
 

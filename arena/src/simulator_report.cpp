@@ -107,7 +107,7 @@ std::string convergenceMarkdown(const std::vector<SimSetting>& settings, const N
 }
 
 std::string convergenceSvg(const SimSetting& s) {
-    const double W = 820, H = 460, L = 70, R = 300, T = 40, B = 50;
+    const double W = 900, H = 460, L = 70, R = 330, T = 40, B = 50;
     const double pw = W - L - R, ph = H - T - B;
     long maxH = 100;
     for (const auto& a : s.arms) maxH = std::max(maxH, a.arm.horizon);
