@@ -15,7 +15,6 @@ CompressPanel::CompressPanel(QWidget* parent) : QWidget(parent) {
   method_->setObjectName(QStringLiteral("methodCombo"));
   description_ = new QLabel(this);
   description_->setWordWrap(true);
-  description_->setStyleSheet(QStringLiteral("color: palette(mid);"));
   form_ = new ParamForm(this);
 
   calibImages_ = new QSpinBox(this);

@@ -14,7 +14,7 @@ namespace cs::qt {
 
 struct JobRunner::Job {
   quint64 id = 0;
-  QString channel;
+  QString channel, title;
   Done done;
   cs::JobContext ctx;
   // Throttling state, touched only by the worker thread running the job.
@@ -41,6 +41,7 @@ quint64 JobRunner::start(const QString& channel, const QString& title, Work work
   auto job = std::make_shared<Job>();
   job->id = id;
   job->channel = channel;
+  job->title = title;
   job->done = std::move(done);
   running_.insert(id, job);
 
@@ -93,6 +94,11 @@ void JobRunner::cancel(const QString& channel) {
   for (auto& job : running_) {
     if (channel.isEmpty() || job->channel == channel) job->ctx.cancel();
   }
+}
+
+QString JobRunner::jobTitle(quint64 id) const {
+  const auto job = running_.value(id);
+  return job ? job->title : QString();
 }
 
 bool JobRunner::isRunning(const QString& channel) const {

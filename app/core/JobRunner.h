@@ -45,6 +45,8 @@ class JobRunner : public QObject {
   void cancel(const QString& channel = {});
   bool isRunning(const QString& channel = {}) const;
   int runningCount() const { return static_cast<int>(running_.size()); }
+  bool isJobRunning(quint64 id) const { return running_.contains(id); }
+  QString jobTitle(quint64 id) const;
   // Minimum interval between two progress signals of one job (default 50 ms = 20 Hz).
   void setProgressInterval(int ms) { intervalMs_ = ms; }
   // Blocks (processing events) until no job runs or timeoutMs passes; true when idle.

@@ -287,7 +287,7 @@ void StudioSession::quantize(const QString& method, const nlohmann::json& params
   Model model = model_;
   jobs_.start(QStringLiteral("quantize"), tr("Quantizing with %1").arg(method.toUpper()),
               [out, model, recipe, opts](JobContext& job) { out->emplace(cs::quantize(model, recipe, opts, job)); },
-              [this, out, calibImages, name = modelName_](bool cancelled, const QString& error) {
+              [this, out, name = modelName_](bool cancelled, const QString& error) {
                 if (cancelled || !error.isEmpty() || !out->has_value()) {
                   fail(tr("Quantization"), error.isEmpty() ? tr("no result") : error, cancelled);
                   return;
@@ -311,8 +311,9 @@ void StudioSession::quantize(const QString& method, const nlohmann::json& params
                 lastRunId_ = workspace_.addRun(run, &err);
                 if (lastRunId_ < 0) fail(tr("Save run"), err, false);
                 updateWeightPlots();
-                if (calibImages_ == 0) calibImages_ = std::max(1, calibImages);
-                if (!layer_.isEmpty() && (!calib_ || toQString(calib_->layer) != layer_))
+                // The activation overlay needs this layer's calibration: refresh it when the
+                // user has calibrated before (calibration is explicit for the first time).
+                if (calibImages_ > 0 && !layer_.isEmpty() && (!calib_ || toQString(calib_->layer) != layer_))
                   calibrate(calibImages_);
                 else
                   updateActivationPlots();

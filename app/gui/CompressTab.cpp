@@ -120,7 +120,10 @@ CompressTab::CompressTab(StudioSession* session, QWidget* parent) : QWidget(pare
 
   weights_->clear(tr("Open a model (Zoo or File menu) and select a layer"));
   activations_->clear(tr("Input activations appear after calibration"));
+  // Sections in reading order: model, accuracy, selected layer.
+  metrics_->setField(tr("Model"), QStringLiteral("model"), tr("Name"), QString());
   refreshAccuracy();
+  refreshPlots();
 }
 
 bool CompressTab::selectLayer(const QString& fullName) { return tree_->selectLayer(fullName); }

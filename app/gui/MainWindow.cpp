@@ -17,8 +17,6 @@
 #include <QTextBrowser>
 #include <QVBoxLayout>
 
-#include <iostream>
-
 #include "app/gui/CompressTab.h"
 #include "core/Conversions.h"
 #include "core/Settings.h"
@@ -50,12 +48,20 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   connect(status_, &widgets::JobStatusBar::cancelRequested, this, [this] { session_.cancelAll(); });
 
   auto* jobs = session_.jobs();
-  connect(jobs, &JobRunner::jobStarted, status_, [this](quint64, const QString& title) {
+  // The bar follows one job at a time: the newest, until it ends; then whichever reports.
+  connect(jobs, &JobRunner::jobStarted, status_, [this](quint64 id, const QString& title) {
     idleMessage_.clear();
+    shownJob_ = id;
     status_->showJob(title);
   });
-  connect(jobs, &JobRunner::jobProgress, status_,
-          [this](quint64, double f, const QString& stage) { status_->showProgress(f, stage); });
+  connect(jobs, &JobRunner::jobProgress, status_, [this, jobs](quint64 id, double f, const QString& stage) {
+    if (id != shownJob_) {
+      if (jobs->isJobRunning(shownJob_)) return;
+      shownJob_ = id;
+      status_->showJob(jobs->jobTitle(id));
+    }
+    status_->showProgress(f, stage);
+  });
   connect(jobs, &JobRunner::idle, status_,
           [this] { status_->showIdle(idleMessage_.isEmpty() ? tr("Ready") : idleMessage_); });
   connect(&session_, &StudioSession::jobFailed, this,
@@ -175,7 +181,6 @@ void MainWindow::showError(const QString& what, const QString& message) {
   const QString line = QStringLiteral("%1 failed: %2").arg(what, message);
   idleMessage_ = line;
   status_->showIdle(line);
-  std::cerr << "compression-studio: " << line.toStdString() << '\n';
   if (interactive_) QMessageBox::warning(this, tr("%1 failed").arg(what), message);
 }
 

@@ -48,7 +48,8 @@ class MainWindow : public QMainWindow {
   CompressTab* compress_;
   widgets::JobStatusBar* status_;
   bool interactive_ = true;
-  QString idleMessage_;  // shown when the last job ends (outcome of the last failure or run)
+  QString idleMessage_;
+  quint64 shownJob_ = 0;  // the job the status bar follows  // shown when the last job ends (outcome of the last failure or run)
 };
 
 }  // namespace cs::gui

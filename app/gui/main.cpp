@@ -33,8 +33,11 @@ int main(int argc, char** argv) {
   const QCommandLineOption evalImages(QStringLiteral("eval-samples"),
                                       QStringLiteral("Test images for the demo's accuracy (default 10000)."),
                                       QStringLiteral("N"), QStringLiteral("10000"));
-  parser.addOptions({demo, screenshot, workspace, evalImages});
-  parser.addPositionalArgument(QStringLiteral("model"), QStringLiteral("Zoo model name or model file to open."),
+  const QCommandLineOption layer(QStringLiteral("layer"),
+                                 QStringLiteral("With --demo: the layer to select (default blocks.0.mlp.fc1)."),
+                                 QStringLiteral("NAME"));
+  parser.addOptions({demo, screenshot, workspace, evalImages, layer});
+  parser.addPositionalArgument(QStringLiteral("model"), QStringLiteral("Zoo model name or model file to open (with --demo: instead of vit-fmnist)."),
                                QStringLiteral("[model]"));
   parser.process(app);
 
@@ -65,6 +68,8 @@ int main(int argc, char** argv) {
     opt.screenshot = parser.value(screenshot);
     opt.quantize = headless;
     opt.evalImages = parser.value(evalImages).toInt();
+    if (!parser.positionalArguments().isEmpty()) opt.model = parser.positionalArguments().constFirst();
+    if (parser.isSet(layer)) opt.layer = parser.value(layer);
     auto* script = new cs::gui::DemoScript(&window, opt, &window);
     QObject::connect(script, &cs::gui::DemoScript::finished, &app, [headless](int code, const QString& message) {
       if (code != 0) std::cerr << "compression-studio: " << message.toStdString() << '\n';
