@@ -203,6 +203,11 @@ void TestKSortEval::studyGoodJudgeMatchesArena() {
     const StudyCell& codeChance = rep.cells[2];
     const StudyCell& paperChance = rep.cells[3];
     QVERIFY(paperChance.medianRuns < 0.5 * codeChance.medianRuns);
+    const auto again = runKSortEvalStudy({arms[0], arms[2]}, cfg);  // deterministic across threads
+    for (size_t i = 0; i < rep.cells.size(); ++i) {
+        QCOMPARE(again.cells[i].meanAbsScoreDiff, rep.cells[i].meanAbsScoreDiff);
+        QCOMPARE(again.cells[i].medianRuns, rep.cells[i].medianRuns);
+    }
     const std::string md = studyMarkdown(rep, cfg, "cstudio arena eval --test");
     QVERIFY(md.find("cstudio arena eval --test") != std::string::npos);
 }

@@ -41,6 +41,7 @@ struct StudyCell {  // one (arm, judge noise) combination over targets x seeds
     int evaluations = 0;
     double meanAbsRankDiff = 0, withinOne = 0, meanAbsScoreDiff = 0;
     double medianRuns = 0, capFraction = 0, meanFinalSigma = 0, meanRho = 0;
+    double within90Runs = 0;  // fraction of evaluations that stopped within 90 runs (the paper: 91%)
 };
 
 struct StudyReport {
