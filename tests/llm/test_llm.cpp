@@ -41,13 +41,13 @@ class TestLlm : public QObject {
   void parity(const std::string& name, const std::string& family) {
     NEED_SHARED();
     const auto dir = kShared + "/fixtures/" + name;
-    auto lm = detail::loadDecoderLM(dir);
+    auto lm = cs::detail::loadDecoderLM(dir);
     QCOMPARE(lm->family(), family);
-    auto ref = detail::readSafeTensors(dir + "/reference.safetensors");
+    auto ref = cs::detail::readSafeTensors(dir + "/reference.safetensors");
     QVERIFY2(ref.ok(), ref.ok() ? "" : ref.error().message.c_str());
     c10::InferenceMode g;
     std::vector<torch::Tensor> hidden;
-    detail::ForwardCtx ctx;
+    cs::detail::ForwardCtx ctx;
     auto logits = lm->forwardTokens(ref->get("input_ids"), ctx, nullptr, &hidden);
     QCOMPARE(static_cast<int>(hidden.size()), 4);
     const char* names[] = {"hidden.embeddings", "hidden.layer0", "hidden.layer1", "hidden.final_norm"};
@@ -60,7 +60,7 @@ class TestLlm : public QObject {
     qInfo("%s logits: %.3g", name.c_str(), e);
     QVERIFY(e <= 1e-4);
     // KV cache: token-by-token logits equal the full forward.
-    detail::KvCache cache;
+    cs::detail::KvCache cache;
     auto ids = ref->get("input_ids");
     std::vector<torch::Tensor> steps;
     for (int64_t t = 0; t < ids.size(1); ++t) steps.push_back(lm->forwardTokens(ids.narrow(1, t, 1), ctx, &cache));
@@ -84,8 +84,8 @@ class TestLlm : public QObject {
     cfg.replace(cfg.find("\"dtype\""), 7, "\"torch_dtype\"");
     writeAll(d + "/config.json", cfg);
     fs::copy_file(kShared + "/fixtures/llama_tiny/model.safetensors", d + "/model.safetensors");
-    auto lm = detail::loadDecoderLM(d);
-    auto ref = detail::readSafeTensors(kShared + "/fixtures/llama_tiny/reference.safetensors");
+    auto lm = cs::detail::loadDecoderLM(d);
+    auto ref = cs::detail::readSafeTensors(kShared + "/fixtures/llama_tiny/reference.safetensors");
     c10::InferenceMode g;
     QVERIFY(relErr(lm->forwardTokens(ref->get("input_ids"), {}), ref->get("logits")) <= 1e-4);
     // A non-default rope type is refused with the file named.
@@ -102,7 +102,7 @@ class TestLlm : public QObject {
     QTemporaryDir tmp;
     const std::string d = tmp.path().toStdString();
     fs::copy_file(kShared + "/fixtures/opt_tiny/config.json", d + "/config.json");
-    auto st = detail::readSafeTensors(kShared + "/fixtures/opt_tiny/model.safetensors");
+    auto st = cs::detail::readSafeTensors(kShared + "/fixtures/opt_tiny/model.safetensors");
     QVERIFY(st.ok());
     // Two shards, names without the leading "model." (as saved from the bare OPTModel).
     std::vector<std::pair<std::string, torch::Tensor>> a, b;
@@ -114,11 +114,11 @@ class TestLlm : public QObject {
       (i % 2 ? b : a).emplace_back(n, st->tensors[i].second);
       map += std::string(map.empty() ? "" : ",") + "\"" + n + "\":\"" + shard + "\"";
     }
-    QVERIFY(detail::writeSafeTensors(d + "/model-00001-of-00002.safetensors", a).ok());
-    QVERIFY(detail::writeSafeTensors(d + "/model-00002-of-00002.safetensors", b).ok());
+    QVERIFY(cs::detail::writeSafeTensors(d + "/model-00001-of-00002.safetensors", a).ok());
+    QVERIFY(cs::detail::writeSafeTensors(d + "/model-00002-of-00002.safetensors", b).ok());
     writeAll(d + "/model.safetensors.index.json", "{\"metadata\":{},\"weight_map\":{" + map + "}}");
-    auto lm = detail::loadDecoderLM(d);
-    auto ref = detail::readSafeTensors(kShared + "/fixtures/opt_tiny/reference.safetensors");
+    auto lm = cs::detail::loadDecoderLM(d);
+    auto ref = cs::detail::readSafeTensors(kShared + "/fixtures/opt_tiny/reference.safetensors");
     c10::InferenceMode g;
     QVERIFY(relErr(lm->forwardTokens(ref->get("input_ids"), {}), ref->get("logits")) <= 1e-4);
   }
@@ -142,8 +142,8 @@ class TestLlm : public QObject {
     QCOMPARE(quantizable, 2 * 7 + 1);
     QCOMPARE(r->model().task(), Task::LanguageModel);
     std::set<std::string> seen;
-    detail::TapObserver obs = [&](const std::string& p, detail::TapKind k, const torch::Tensor& x) {
-      if (k == detail::TapKind::LayerInput) seen.insert(p);
+    cs::detail::TapObserver obs = [&](const std::string& p, cs::detail::TapKind k, const torch::Tensor& x) {
+      if (k == cs::detail::TapKind::LayerInput) seen.insert(p);
       return x;
     };
     c10::InferenceMode g;
@@ -255,10 +255,10 @@ class TestLlm : public QObject {
     QVERIFY(!r.ok());
     QVERIFY2(r.error().message.find("model.safetensors") != std::string::npos, r.error().message.c_str());
     // A tensor missing: the error names it.
-    auto st = detail::readSafeTensors(kShared + "/fixtures/llama_tiny/model.safetensors");
+    auto st = cs::detail::readSafeTensors(kShared + "/fixtures/llama_tiny/model.safetensors");
     auto ts = st->tensors;
     ts.erase(ts.begin() + 3);
-    QVERIFY(detail::writeSafeTensors(d + "/hf/model.safetensors", ts).ok());
+    QVERIFY(cs::detail::writeSafeTensors(d + "/hf/model.safetensors", ts).ok());
     r = LanguageModel::open(d + "/hf");
     QVERIFY(!r.ok());
     QVERIFY2(r.error().message.find(st->tensors[3].first) != std::string::npos, r.error().message.c_str());

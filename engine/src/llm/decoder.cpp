@@ -55,6 +55,7 @@ void DecoderLM::setRequiresGrad(bool on) {
 
 std::vector<LayerInfo> DecoderLM::layers() const {
   // Modules in first-appearance order; every ancestor is listed before its children.
+  // params counts the tensors a module owns directly (containers: 0), as the ViT does.
   std::vector<LayerInfo> out;
   std::unordered_map<std::string, size_t> pos;
   auto typeOf = [&](const std::string& name, bool leaf) -> std::string {
@@ -86,8 +87,6 @@ std::vector<LayerInfo> DecoderLM::layers() const {
     for (size_t d = module.find('.'); d != std::string::npos; d = module.find('.', d + 1))
       ensure(module.substr(0, d), false);
     ensure(module, true);
-    for (size_t d = module.find('.'); d != std::string::npos; d = module.find('.', d + 1))
-      out[pos[module.substr(0, d)]].params += t.numel();
     auto& li = out[pos[module]];
     li.params += t.numel();
     if (isWeight) {
