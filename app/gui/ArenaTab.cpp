@@ -6,15 +6,23 @@
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QCoreApplication>
+#include <QElapsedTimer>
 #include <QLineEdit>
+#include <QProgressBar>
+#include <QTabWidget>
+#include <QTextBrowser>
+#include <QThread>
 #include <QPushButton>
 #include <QSpinBox>
 #include <QSplitter>
 #include <QVBoxLayout>
 
+#include "arena/kseval_study.h"
 #include "arena/leaderboard.h"
 #include "arena/outputset.h"
 #include "arena/session.h"
+#include "arena/simulator.h"
 #include "arena/store.h"
 #include "widgets/arena/ArenaLeaderboard.h"
 #include "widgets/arena/ArenaMatrixView.h"
@@ -49,7 +57,7 @@ ArenaTab::ArenaTab(QWidget* parent) : QWidget(parent) {
   layout->addLayout(top);
   auto* split = new QSplitter(Qt::Horizontal, this);
   panel_ = new widgets::ArenaVotePanel(split);
-  auto* right = new QSplitter(Qt::Vertical, split);
+  auto* right = new QTabWidget(split);
   auto* boardBox = new QWidget(right);
   auto* boardLayout = new QVBoxLayout(boardBox);
   boardLayout->setContentsMargins(0, 0, 0, 0);
@@ -58,6 +66,27 @@ ArenaTab::ArenaTab(QWidget* parent) : QWidget(parent) {
   boardLayout->addWidget(board_, 1);
   boardLayout->addWidget(personal_);
   matrix_ = new widgets::ArenaMatrixView(right);
+  auto* jobs = new QWidget(right);
+  auto* jobsLayout = new QVBoxLayout(jobs);
+  auto* jobButtons = new QHBoxLayout;
+  auto* sim = new QPushButton(tr("Run simulator"), jobs);
+  auto* eval = new QPushButton(tr("Run K-Sort Eval study"), jobs);
+  cancel_ = new QPushButton(tr("Cancel"), jobs);
+  cancel_->setEnabled(false);
+  jobButtons->addWidget(sim);
+  jobButtons->addWidget(eval);
+  jobButtons->addWidget(cancel_);
+  jobsLayout->addLayout(jobButtons);
+  progress_ = new QProgressBar(jobs);
+  jobsLayout->addWidget(progress_);
+  results_ = new QTextBrowser(jobs);
+  jobsLayout->addWidget(results_, 1);
+  right->addTab(boardBox, tr("Leaderboard"));
+  right->addTab(matrix_, tr("Battles / win rates"));
+  right->addTab(jobs, tr("Simulator && Eval"));
+  connect(sim, &QPushButton::clicked, this, [this] { startSimulation(); });
+  connect(eval, &QPushButton::clicked, this, [this] { startEvalStudy(); });
+  connect(cancel_, &QPushButton::clicked, this, &ArenaTab::cancelJob);
   split->setStretchFactor(0, 3);
   split->setStretchFactor(1, 2);
   layout->addWidget(split, 1);
@@ -85,7 +114,96 @@ ArenaTab::ArenaTab(QWidget* parent) : QWidget(parent) {
   connect(personal_, &QCheckBox::toggled, this, [this] { refreshLeaderboard(); });
 }
 
-ArenaTab::~ArenaTab() = default;
+ArenaTab::~ArenaTab() {
+  if (job_) {
+    cancelFlag_->store(true);
+    job_->wait();
+    delete job_;
+  }
+}
+
+bool ArenaTab::jobRunning() const { return job_ != nullptr; }
+
+QString ArenaTab::jobResult() const { return results_->toMarkdown(); }
+
+void ArenaTab::cancelJob() {
+  if (cancelFlag_) cancelFlag_->store(true);
+}
+
+bool ArenaTab::waitForJob(int timeoutMs) {
+  QElapsedTimer t;
+  t.start();
+  while (job_ && t.elapsed() < timeoutMs) {
+    QCoreApplication::processEvents(QEventLoop::AllEvents, 50);
+    QThread::msleep(5);
+  }
+  return job_ == nullptr;
+}
+
+bool ArenaTab::startJob(const QString& title,
+                        std::function<QString(std::function<void(int, int)>, const std::atomic<bool>&)> work) {
+  if (job_) {
+    setStatus(tr("A job is already running"));
+    return false;
+  }
+  cancelFlag_ = std::make_shared<std::atomic<bool>>(false);
+  auto flag = cancelFlag_;
+  progress_->setValue(0);
+  cancel_->setEnabled(true);
+  setStatus(tr("%1 running...").arg(title));
+  // Progress and the result reach the GUI thread through queued calls; the destructor waits for the thread.
+  job_ = QThread::create([this, work, flag, title] {
+    QString md;
+    try {
+      md = work([this](int done, int total) {
+        QMetaObject::invokeMethod(this, [this, done, total] { progress_->setValue(total ? 100 * done / total : 0); },
+                                  Qt::QueuedConnection);
+      }, *flag);
+    } catch (const std::exception& e) {
+      md = tr("%1 failed: %2").arg(title, QString::fromStdString(e.what()));
+    }
+    const bool cancelled = flag->load();
+    QMetaObject::invokeMethod(this, [this, md, cancelled, title] {
+      results_->setMarkdown(cancelled ? tr("%1 cancelled.").arg(title) : md);
+      setStatus(cancelled ? tr("%1 cancelled").arg(title) : tr("%1 finished").arg(title));
+      cancel_->setEnabled(false);
+      progress_->setValue(cancelled ? 0 : 100);
+    }, Qt::QueuedConnection);
+  });
+  connect(job_, &QThread::finished, this, [this] {
+    job_->deleteLater();
+    job_ = nullptr;
+  });
+  job_->start();
+  return true;
+}
+
+bool ArenaTab::startSimulation(int models, int seeds) {
+  return startJob(tr("Simulator"), [models, seeds](std::function<void(int, int)> progress, const std::atomic<bool>& cancel) {
+    arena::SimSetting s;
+    s.label = "no noise";
+    s.config.models = models;
+    s.config.seeds = seeds;
+    s.arms = arena::runSimulation(arena::defaultArms(20000, 400000), s.config, progress, &cancel);
+    arena::NewModelConfig nc;
+    nc.models = models;
+    nc.trueRank = std::min(31, models);
+    nc.seeds = seeds;
+    const auto nm = cancel.load() ? std::vector<arena::NewModelResult>{}
+                                  : arena::runNewModel(arena::defaultNewModelArms(), nc);
+    return QString::fromStdString(arena::convergenceMarkdown({s}, nc, nm, "Arena tab: Run simulator", ""));
+  });
+}
+
+bool ArenaTab::startEvalStudy(int models, int seeds) {
+  return startJob(tr("K-Sort Eval study"), [models, seeds](std::function<void(int, int)> progress, const std::atomic<bool>&) {
+    arena::StudyConfig cfg;
+    cfg.models = models;
+    cfg.seeds = seeds;
+    const auto rep = arena::runKSortEvalStudy(arena::defaultStudyArms(), cfg, progress);
+    return QString::fromStdString(arena::studyMarkdown(rep, cfg, "Arena tab: Run K-Sort Eval study"));
+  });
+}
 
 QString ArenaTab::statusText() const { return status_->text(); }
 

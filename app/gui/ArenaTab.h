@@ -7,12 +7,18 @@
 #pragma once
 #include <QWidget>
 
+#include <atomic>
+#include <functional>
 #include <memory>
 
 class QCheckBox;
 class QComboBox;
 class QLabel;
 class QLineEdit;
+class QProgressBar;
+class QPushButton;
+class QTextBrowser;
+class QThread;
 class QSpinBox;
 
 namespace arena {
@@ -47,6 +53,15 @@ class ArenaTab : public QWidget {
   // Personal leaderboard: only the current judge's votes.
   void setPersonal(bool on);
   QString statusText() const;
+
+  // Background jobs (own worker thread, progress bar, cancel): the convergence simulator
+  // (noise-free setting) and the K-Sort Eval simulated-judge study. Results are shown as Markdown.
+  bool startSimulation(int models = 50, int seeds = 10);
+  bool startEvalStudy(int models = 30, int seeds = 3);
+  void cancelJob();
+  bool jobRunning() const;
+  bool waitForJob(int timeoutMs);  // processes events; true when no job runs
+  QString jobResult() const;
   qint64 currentMatch() const { return match_; }
 
  private:
@@ -57,6 +72,7 @@ class ArenaTab : public QWidget {
   void onRanks(const QVector<int>& ranks);
   void castVote(const std::vector<int>& ranks, int mode);
   void setStatus(const QString& s);
+  bool startJob(const QString& title, std::function<QString(std::function<void(int, int)>, const std::atomic<bool>&)> work);
 
   std::unique_ptr<arena::Store> store_;
   QLineEdit* workspace_;
@@ -68,6 +84,11 @@ class ArenaTab : public QWidget {
   widgets::ArenaLeaderboard* board_;
   widgets::ArenaMatrixView* matrix_;
   QCheckBox* personal_;
+  QProgressBar* progress_;
+  QPushButton* cancel_;
+  QTextBrowser* results_;
+  QThread* job_ = nullptr;
+  std::shared_ptr<std::atomic<bool>> cancelFlag_;
   qint64 session_ = 0;
   qint64 match_ = 0;
 };

@@ -17,6 +17,7 @@ class TestArenaGui : public QObject {
   void initTestCase();
   void panelKeyboard();
   void voteThroughTheTab();
+  void backgroundJobs();
 
  private:
   QTemporaryDir dir;
@@ -90,6 +91,21 @@ void TestArenaGui::voteThroughTheTab() {
   QCOMPARE(total, 3 * 6 * 2);  // 3 rank votes x C(4,2) pairs, counted in both cells
   tab.setPersonal(true);  // the judge "me" cast all of them
   QCOMPARE(tab.leaderboard()->table()->rowCount(), 5);
+}
+
+void TestArenaGui::backgroundJobs() {
+  cs::gui::ArenaTab tab;
+  QVERIFY(tab.startSimulation(10, 2));
+  QVERIFY(!tab.startEvalStudy(8, 1));  // one job at a time
+  QVERIFY(tab.waitForJob(60000));
+  QVERIFY2(tab.jobResult().contains("Elo"), qPrintable(tab.jobResult()));
+  QVERIFY(tab.startEvalStudy(10, 1));
+  tab.cancelJob();
+  QVERIFY(tab.waitForJob(60000));
+  {
+    cs::gui::ArenaTab closing;  // destroyed while its job runs: cancels and waits
+    QVERIFY(closing.startSimulation(10, 2));
+  }
 }
 
 QTEST_MAIN(TestArenaGui)
