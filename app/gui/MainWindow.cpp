@@ -18,6 +18,9 @@
 #include <QVBoxLayout>
 
 #include "app/gui/CompressTab.h"
+#ifdef CS_HAVE_ARENA_TAB
+#include "app/gui/ArenaTab.h"
+#endif
 #include "core/Conversions.h"
 #include "core/Settings.h"
 #include "engine/model.h"
@@ -40,6 +43,12 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   tabs_->setDocumentMode(true);
   compress_ = new CompressTab(&session_, tabs_);
   tabs_->addTab(compress_, tr("Compress"));
+#ifdef CS_HAVE_ARENA_TAB
+  auto* arena = new ArenaTab(tabs_);
+  tabs_->addTab(arena, tr("Arena"));
+  connect(session_.workspace(), &WorkspaceDocument::opened, arena,
+          [arena](const QString& path) { arena->openWorkspace(path); });
+#endif
   setCentralWidget(tabs_);
 
   status_ = new widgets::JobStatusBar(this);
