@@ -103,12 +103,22 @@ int runEval(const EvalArgs& a) {
   return 0;
 }
 
-int trainFortunes(const TrainArgs& a, int steps) {
+struct LmTrainExtras {
+  int steps = 0, threads = 0;
+  std::string fortunesDir;
+};
+
+int trainFortunes(const TrainArgs& a, const LmTrainExtras& x) {
   auto job = progressJob();
   TrainLmOptions o;
   o.seed = a.seed;
   o.outDir = a.outDir;
-  if (steps > 0) o.steps = steps;
+  if (x.steps > 0) o.steps = x.steps;
+  if (x.threads > 0) o.threads = x.threads;
+  if (!x.fortunesDir.empty()) o.fortunesDir = x.fortunesDir;
+  o.command = a.commandLine + (x.steps > 0 ? " --steps " + std::to_string(x.steps) : "") +
+              (x.threads > 0 ? " --train-threads " + std::to_string(x.threads) : "") +
+              (a.outDir.empty() ? "" : " --out " + a.outDir);
   auto r = trainLmFortunes(o, job);
   if (!r) return fail(r.error());
   if (a.json)
@@ -155,11 +165,14 @@ void addLanguageModelCommands(CLI::App& app) {
     if (rc != 0) std::exit(rc);
   });
 
-  static int steps = 0;
+  static LmTrainExtras x;
   try {
-    app.get_subcommand("train")->add_option("--steps", steps, "Optimizer steps (lm-fortunes; default: its recipe)");
+    auto* t = app.get_subcommand("train");
+    t->add_option("--steps", x.steps, "Optimizer steps (lm-fortunes; default: its recipe)");
+    t->add_option("--train-threads", x.threads, "Intra-op threads while training lm-fortunes (default 1)");
+    t->add_option("--fortunes", x.fortunesDir, "Fortunes text directory (lm-fortunes; default /usr/share/games/fortunes)");
   } catch (const CLI::Error&) {
     // no train verb in this build
   }
-  trainers()["lm-fortunes"] = [](const TrainArgs& a) { return trainFortunes(a, steps); };
+  trainers()["lm-fortunes"] = [](const TrainArgs& a) { return trainFortunes(a, x); };
 }

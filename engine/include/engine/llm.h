@@ -118,6 +118,7 @@ struct TrainLmOptions {
   int threads = 1;             // intra-op threads while training (determinism: fixed)
   int evalEvery = 100;
   bool fp16 = true;
+  std::string command = "cstudio train lm-fortunes";  // recorded in the model card
 };
 
 // The fortunes corpus split: fortunes (text between "%" lines) of every file without

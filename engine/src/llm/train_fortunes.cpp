@@ -243,7 +243,7 @@ Result<std::string> trainLmFortunes(const TrainLmOptions& opt, JobContext& job) 
          << corpus->heldOut.size() << " fortunes, " << heldBytes << " bytes. Training: " << corpus->train.size()
          << " fortunes, " << trainBytes << " bytes, as one stream `[BOS] fortune [EOS] ...`.\n\n"
          << "## Training\n\n"
-         << "- Command: `cstudio train lm-fortunes` (defaults: seed " << opt.seed << ", " << opt.steps
+         << "- Command: `" << opt.command << "` (seed " << opt.seed << ", " << opt.steps
          << " steps, batch " << opt.batch << " x " << T << " tokens, AdamW betas (0.9, 0.95), lr " << opt.lr
          << " with " << opt.warmup << " warm-up steps and cosine decay to " << opt.minLr << ", weight decay "
          << opt.weightDecay << " on matrices, gradient clip " << opt.clip << ", " << opt.threads << " thread(s))\n"
