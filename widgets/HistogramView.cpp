@@ -132,7 +132,11 @@ void HistogramView::redraw() {
     overlayGraph_->removeFromLegend();
   else
     overlayGraph_->addToLegend();
-  if (empty) refGraph_->removeFromLegend(); else refGraph_->addToLegend();
+  if (empty)
+    refGraph_->removeFromLegend();
+  else
+    refGraph_->addToLegend();
+  plot_->legend->setVisible(!empty);
 
   const bool clip = !empty && data_.showClip;
   clipLo_->setVisible(clip);

@@ -4,7 +4,8 @@
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFormLayout>
-#include <QHBoxLayout>
+#include <QGridLayout>
+#include <QVBoxLayout>
 #include <QLabel>
 #include <QPushButton>
 #include <QSpinBox>
@@ -27,7 +28,7 @@ ParamForm::ParamForm(QWidget* parent) : QWidget(parent) {
   auto* outer = new QVBoxLayout(this);
   outer->setContentsMargins(0, 0, 0, 0);
   presetBox_ = new QWidget(this);
-  presetRow_ = new QHBoxLayout(presetBox_);
+  presetRow_ = new QGridLayout(presetBox_);
   presetRow_->setContentsMargins(0, 0, 0, 0);
   outer->addWidget(presetBox_);
   form_ = new QFormLayout;
@@ -51,16 +52,18 @@ void ParamForm::setMethod(const cs::MethodInfo& method) {
   presets_ = method.presets;
 
   if (!presets_.empty()) {
-    presetRow_->addWidget(new QLabel(tr("Presets:"), presetBox_));
+    // Preset buttons wrap onto rows of three under their label.
+    presetRow_->addWidget(new QLabel(tr("Presets:"), presetBox_), 0, 0, 1, 3);
+    int i = 0;
     for (const auto& p : presets_) {
       auto* b = new QPushButton(q(p.name), presetBox_);
       b->setObjectName(QStringLiteral("preset_") + q(p.name));
       b->setToolTip(q(p.params.dump()));
       const QString name = q(p.name);
       connect(b, &QPushButton::clicked, this, [this, name] { applyPreset(name); });
-      presetRow_->addWidget(b);
+      presetRow_->addWidget(b, 1 + i / 3, i % 3);
+      ++i;
     }
-    presetRow_->addStretch(1);
   }
   presetBox_->setVisible(!presets_.empty());
 

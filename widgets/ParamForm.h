@@ -12,7 +12,7 @@
 #include "compression/schema.h"
 
 class QFormLayout;
-class QHBoxLayout;
+class QGridLayout;
 
 namespace cs::widgets {
 
@@ -39,7 +39,7 @@ class ParamForm : public QWidget {
   void clearForm();
 
   QFormLayout* form_;
-  QHBoxLayout* presetRow_;
+  QGridLayout* presetRow_;
   QWidget* presetBox_;
   QString methodId_;
   std::vector<cs::ParamSpec> specs_;

@@ -46,7 +46,7 @@ QString RunListModel::bitsLabel(const std::string& recipeJson) {
   if (p.contains("wbits") && p["wbits"].is_number()) out += QStringLiteral("W%1").arg(p["wbits"].get<int>());
   if (p.contains("abits") && p["abits"].is_number()) {
     const int a = p["abits"].get<int>();
-    out += a > 0 && a < 32 ? QStringLiteral("A%1").arg(a) : QStringLiteral("A16");
+    if (a > 0 && a < 32) out += QStringLiteral("A%1").arg(a);  // 0: weight-only, activations stay FP
   }
   return out;
 }

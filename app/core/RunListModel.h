@@ -24,7 +24,7 @@ class RunListModel : public QAbstractTableModel {
   const RunRecord* runAt(int row) const;
   int rowForId(qint64 id) const;
 
-  // "W8A8" from a recipe's params (wbits/abits); empty when unknown.
+  // "W8A8" (or "W8" when weight-only) from a recipe's params (wbits/abits); empty when unknown.
   static QString bitsLabel(const std::string& recipeJson);
 
   int rowCount(const QModelIndex& parent = {}) const override;

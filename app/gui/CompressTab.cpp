@@ -1,6 +1,7 @@
 #include "app/gui/CompressTab.h"
 
 #include <QScrollArea>
+#include <QScrollBar>
 #include <QSplitter>
 #include <QVBoxLayout>
 
@@ -75,7 +76,10 @@ CompressTab::CompressTab(StudioSession* session, QWidget* parent) : QWidget(pare
   auto* scroll = new QScrollArea(this);
   scroll->setWidget(side);
   scroll->setWidgetResizable(true);
-  scroll->setMinimumWidth(340);
+  scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+  scroll->setFrameShape(QFrame::NoFrame);
+  // Wide enough for the side panel's content: only vertical scrolling.
+  scroll->setMinimumWidth(side->minimumSizeHint().width() + scroll->verticalScrollBar()->sizeHint().width() + 8);
   auto* top = new QSplitter(Qt::Horizontal, this);
   top->addWidget(tree_);
   top->addWidget(plots);
@@ -83,7 +87,7 @@ CompressTab::CompressTab(StudioSession* session, QWidget* parent) : QWidget(pare
   top->setStretchFactor(0, 2);
   top->setStretchFactor(1, 4);
   top->setStretchFactor(2, 1);
-  top->setSizes({460, 820, 360});
+  top->setSizes({400, 860, 420});
   auto* main = new QSplitter(Qt::Vertical, this);
   main->addWidget(top);
   main->addWidget(runs_);

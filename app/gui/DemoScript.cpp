@@ -51,6 +51,12 @@ void DemoScript::onModelOpened() {
     return;
   }
   auto* panel = window_->compressTab()->panel();
+  if (window_->session()->model().family() == "torchscript") {
+    // No activation capture on TorchScript modules yet: weight-only quantization.
+    weightOnly_ = true;
+    onCalibrated();
+    return;
+  }
   panel->setCalibrationImages(opt_.calibrationImages);
   step(tr("calibrating on %1 images").arg(opt_.calibrationImages));
   window_->session()->calibrate(opt_.calibrationImages);
@@ -76,6 +82,7 @@ void DemoScript::onCalibrated() {
         values[p.name] = "per-channel";
     }
   }
+  if (weightOnly_) values["abits"] = 0;
   form->setValues(values);
   panel->setEvalImages(opt_.evalImages);
   step(tr("quantizing: %1").arg(jsonToQString(form->values(), -1)));

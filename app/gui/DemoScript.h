@@ -42,6 +42,7 @@ class DemoScript : public QObject {
   QTimer timeout_;
   bool finished_ = false;
   bool quantizeStarted_ = false;
+  bool weightOnly_ = false;
 };
 
 }  // namespace cs::gui

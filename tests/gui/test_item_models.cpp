@@ -87,7 +87,7 @@ class TestItemModels : public QObject {
     QCOMPARE(model.rowCount(), 2);
     QCOMPARE(model.index(0, 0).data(RunListModel::RunIdRole).toLongLong(), 2);  // newest first
     QCOMPARE(model.index(1, RunListModel::BitsColumn).data().toString(), QStringLiteral("W8A8"));
-    QCOMPARE(model.index(0, RunListModel::BitsColumn).data().toString(), QStringLiteral("W4A16"));
+    QCOMPARE(model.index(0, RunListModel::BitsColumn).data().toString(), QStringLiteral("W4"));
     QCOMPARE(model.index(1, RunListModel::FpAccColumn).data().toString(), QStringLiteral("90.12 %"));
     QCOMPARE(model.index(1, RunListModel::QAccColumn).data().toString(), QStringLiteral("89.99 %"));
     QCOMPARE(model.index(0, RunListModel::QAccColumn).data().toString(), QStringLiteral("—"));
