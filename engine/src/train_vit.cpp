@@ -58,7 +58,7 @@ torch::Tensor augment(const torch::Tensor& x, std::mt19937& rng) {
   auto tdy = torch::tensor(dy, opt).view({B, 1, 1}), tdx = torch::tensor(dx, opt).view({B, 1, 1});
   auto tflip = torch::tensor(flip, opt).view({B, 1, 1});
   auto rows = tdy + ar.view({1, 28, 1});
-  auto cols = tdx + torch::where(tflip.eq(1), 27 - ar, ar).view({1, 1, 28});
+  auto cols = tdx + torch::where(tflip.eq(1), 27 - ar, ar);  // [B, 1, 28]
   auto bidx = torch::arange(B, opt).view({B, 1, 1});
   auto dev = x.device();
   return padded.index({bidx.to(dev), rows.to(dev), cols.to(dev)}).unsqueeze(1);
