@@ -250,7 +250,17 @@ void addArenaCommands(CLI::App& app) {
             std::vector<int> ranks;
             arena::VoteMode mode = arena::VoteMode::Rank;
             if (!o->ranks.empty()) {
-                for (const auto& x : splitList(o->ranks)) ranks.push_back(std::stoi(x));
+                for (const auto& x : splitList(o->ranks)) {
+                    size_t used = 0;
+                    int r = 0;
+                    try {
+                        r = std::stoi(x, &used);
+                    } catch (const std::exception&) {
+                        used = 0;
+                    }
+                    if (used != x.size() || used == 0) fail("--ranks takes comma-separated integers, got '" + o->ranks + "'");
+                    ranks.push_back(r);
+                }
             } else if (o->best > 0) {
                 if (o->best > k) fail("--best must be a slot between 1 and " + std::to_string(k));
                 mode = arena::VoteMode::Best;

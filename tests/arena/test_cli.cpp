@@ -76,6 +76,17 @@ void TestArenaCli::errorsAreOneLine() {
     QVERIFY(r.err.startsWith("cstudio: error: no match 99"));
     QCOMPARE(r.err.count('\n'), 1);
     QVERIFY(r.out.isEmpty());
+    r = run({"new-session", "-w", ws, "--models", "a,b", "--k", "2"});
+    QCOMPARE(r.code, 0);
+    r = run({"match", "-w", ws, "--session", "1"});
+    QCOMPARE(r.code, 0);
+    r = run({"vote", "-w", ws, "--match", "1", "--ranks", "1,x"});
+    QVERIFY(r.code != 0);
+    QVERIFY(r.err.startsWith("cstudio: error: --ranks takes comma-separated integers"));
+    r = run({"vote", "-w", ws, "--match", "1", "--ranks", "1,2,3"});
+    QVERIFY(r.err.startsWith("cstudio: error: expected 2 ranks"));
+    r = run({"new-session", "-w", ws, "--models", "a,b", "--k", "3"});
+    QVERIFY(r.err.startsWith("cstudio: error: a session with K=3 needs at least 3 models"));
     r = run({"import", "-w", ws, "-f", dir.filePath("missing.json")});
     QVERIFY(r.code != 0);
     QVERIFY(r.err.startsWith("cstudio: error: cannot read"));
