@@ -5,7 +5,8 @@
 // immutable (triggers refuse UPDATE and DELETE).
 // Ownership: a Store owns its SQLite connection. Threading: a Store is not thread-safe; use one
 // Store per thread or process (several may open the same file at once).
-// Errors: methods throw arena::StoreError (std::runtime_error) with a one-line message.
+// Errors: methods throw std::runtime_error: arena::StoreError for arena-level problems (unknown match,
+// invalid vote, newer schema), SQLite::Exception for database failures (e.g. a lock held past the timeout).
 #pragma once
 
 #include "arena/vote.h"
