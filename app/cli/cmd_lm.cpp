@@ -2,6 +2,7 @@
 // `cstudio train lm-fortunes` trainer.
 #include "cmd_lm.h"
 
+#include <fstream>
 #include <iomanip>
 #include <iostream>
 
@@ -20,7 +21,7 @@ struct GenArgs {
 };
 
 struct EvalArgs {
-  std::string model, metric = "ppl", text, separator;
+  std::string model, metric = "ppl", text, separator, reference;
   int context = 0, stride = 0;
   bool truncate = false, noBos = false, json = false;
 };
@@ -65,11 +66,33 @@ int runGenerate(const GenArgs& a) {
 }
 
 int runEval(const EvalArgs& a) {
-  if (a.metric != "ppl" && a.metric != "perplexity")
-    return fail(Error::badArgument("unknown metric '" + a.metric + "' for a language model (ppl)"));
+  if (a.metric != "ppl" && a.metric != "perplexity" && a.metric != "agreement")
+    return fail(Error::badArgument("unknown metric '" + a.metric + "' for a language model (ppl, agreement)"));
   auto job = progressJob();
   auto lm = LanguageModel::open(a.model, job);
   if (!lm) return fail(lm.error());
+  if (a.metric == "agreement") {
+    if (a.reference.empty()) return fail(Error::badArgument("--metric agreement needs --reference MODEL"));
+    auto ref = LanguageModel::open(a.reference, job);
+    if (!ref) return fail(ref.error());
+    std::ifstream in(a.text, std::ios::binary);
+    if (!in) return fail(Error::notFound(a.text + ": cannot open"));
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    PerplexityOptions o;
+    o.context = a.context;
+    o.stride = a.stride;
+    o.addBos = !a.noBos;
+    auto r = lm->agreement(*ref, text, o, job);
+    if (!r) return fail(r.error());
+    if (a.json)
+      printJson({{"model", a.model}, {"reference", a.reference}, {"metric", "agreement"}, {"text", a.text},
+                 {"top1_agreement", r->top1}, {"mean_kl", r->meanKl}, {"tokens", r->tokens}, {"windows", r->windows}});
+    else
+      std::cout << std::fixed << std::setprecision(4) << a.model << " vs " << a.reference << " on " << a.text
+                << ": top-1 agreement " << r->top1 << ", mean KL(ref||model) " << r->meanKl << " nats over "
+                << r->tokens << " tokens\n";
+    return 0;
+  }
   Result<PerplexityResult> r = Error::failed("no text");
   std::string what = a.text;
   if (a.text.rfind("fortunes:heldout", 0) == 0) {
@@ -118,6 +141,7 @@ int trainFortunes(const TrainArgs& a, const LmTrainExtras& x) {
   if (!x.fortunesDir.empty()) o.fortunesDir = x.fortunesDir;
   o.command = a.commandLine + (x.steps > 0 ? " --steps " + std::to_string(x.steps) : "") +
               (x.threads > 0 ? " --train-threads " + std::to_string(x.threads) : "") +
+              (x.fortunesDir.empty() ? "" : " --fortunes " + x.fortunesDir) +
               (a.outDir.empty() ? "" : " --out " + a.outDir);
   auto r = trainLmFortunes(o, job);
   if (!r) return fail(r.error());
@@ -126,6 +150,25 @@ int trainFortunes(const TrainArgs& a, const LmTrainExtras& x) {
   else
     std::cout << "lm-fortunes: weights " << r.value() << " (see MODEL_CARD.md beside them)\n";
   return 0;
+}
+
+void addEvalVerb(CLI::App& app) {
+  static EvalArgs e;
+  auto* ev = app.add_subcommand("eval", "Evaluate a model with a metric (language models: --metric ppl)");
+  ev->add_option("model", e.model, "Zoo name or model path")->required();
+  ev->add_option("--metric", e.metric, "Metric: ppl (perplexity, token and byte level) or agreement (with --reference)");
+  ev->add_option("--reference", e.reference, "Reference model for --metric agreement");
+  ev->add_option("--text", e.text, "Text file, or fortunes:heldout[:DIR] for lm-fortunes' held-out split")->required();
+  ev->add_option("--context", e.context, "Window length in tokens (default: the model's context)");
+  ev->add_option("--stride", e.stride, "Window step in tokens (default: the context, non-overlapping)");
+  ev->add_option("--separator", e.separator, "Split the text into documents at this string (e.g. '<|endoftext|>')");
+  ev->add_flag("--truncate", e.truncate, "Score only the first window of each document");
+  ev->add_flag("--no-bos", e.noBos, "Do not prepend BOS to each document");
+  ev->add_flag("--json", e.json, "JSON output");
+  ev->callback([] {
+    int rc = runEval(e);
+    if (rc != 0) std::exit(rc);
+  });
 }
 
 }  // namespace
@@ -149,30 +192,34 @@ void addLanguageModelCommands(CLI::App& app) {
     if (rc != 0) std::exit(rc);
   });
 
-  static EvalArgs e;
-  auto* ev = app.add_subcommand("eval", "Evaluate a model with a metric (language models: --metric ppl)");
-  ev->add_option("model", e.model, "Zoo name or model path")->required();
-  ev->add_option("--metric", e.metric, "Metric: ppl (perplexity, token and byte level)");
-  ev->add_option("--text", e.text, "Text file, or fortunes:heldout[:DIR] for lm-fortunes' held-out split")->required();
-  ev->add_option("--context", e.context, "Window length in tokens (default: the model's context)");
-  ev->add_option("--stride", e.stride, "Window step in tokens (default: the context, non-overlapping)");
-  ev->add_option("--separator", e.separator, "Split the text into documents at this string (e.g. '<|endoftext|>')");
-  ev->add_flag("--truncate", e.truncate, "Score only the first window of each document");
-  ev->add_flag("--no-bos", e.noBos, "Do not prepend BOS to each document");
-  ev->add_flag("--json", e.json, "JSON output");
-  ev->callback([] {
-    int rc = runEval(e);
-    if (rc != 0) std::exit(rc);
-  });
-
-  static LmTrainExtras x;
+  // One `eval` verb: if another family registered it first, it owns the verb.
+  bool haveEval = true;
   try {
-    auto* t = app.get_subcommand("train");
-    t->add_option("--steps", x.steps, "Optimizer steps (lm-fortunes; default: its recipe)");
-    t->add_option("--train-threads", x.threads, "Intra-op threads while training lm-fortunes (default 1)");
-    t->add_option("--fortunes", x.fortunesDir, "Fortunes text directory (lm-fortunes; default /usr/share/games/fortunes)");
+    haveEval = app.get_subcommand("eval") != nullptr;
   } catch (const CLI::Error&) {
-    // no train verb in this build
+    haveEval = false;
   }
+  if (!haveEval) addEvalVerb(app);
+
+  // Options of `cstudio train` that only lm-fortunes reads. Each is added only if no other
+  // family added one of the same name (CLI11 refuses duplicates).
+  static LmTrainExtras x;
+  CLI::App* t = nullptr;
+  try {
+    t = app.get_subcommand("train");
+  } catch (const CLI::Error&) {
+    t = nullptr;  // no train verb in this build
+  }
+  auto addOpt = [t](const std::string& name, auto& var, const std::string& help) {
+    if (!t) return;
+    try {
+      t->add_option(name, var, help);
+    } catch (const CLI::Error&) {
+      // already defined by another family's trainer
+    }
+  };
+  addOpt("--steps", x.steps, "Optimizer steps (lm-fortunes; default: its recipe)");
+  addOpt("--train-threads", x.threads, "Intra-op threads while training lm-fortunes (default 1)");
+  addOpt("--fortunes", x.fortunesDir, "Fortunes text directory (lm-fortunes; default /usr/share/games/fortunes)");
   trainers()["lm-fortunes"] = [](const TrainArgs& a) { return trainFortunes(a, x); };
 }

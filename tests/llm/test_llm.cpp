@@ -203,6 +203,31 @@ class TestLlm : public QObject {
     QVERIFY(a->generatedTokens > 20);
   }
 
+  void agreementWithReference() {
+    NEED_SHARED();
+    auto lm = LanguageModel::open(kShared + "/data/weights/stories260K/stories260K.bin");
+    QVERIFY(lm.ok());
+    const std::string text = "Once upon a time, there was a little girl named Lily. She loved to play outside.";
+    auto same = lm->agreement(*lm, text, {});
+    QVERIFY(same.ok());
+    QCOMPARE(same->top1, 1.0);
+    QVERIFY(std::abs(same->meanKl) < 1e-6);
+    // A perturbed clone (as compression would make) agrees less.
+    auto c = lm->model().impl()->clone();
+    {
+      torch::NoGradGuard ng;
+      for (auto& [n, t] : c->namedTensors())
+        if (n.find("q_proj") != std::string::npos || n.find("down_proj") != std::string::npos)
+          t.add_(torch::randn(t.sizes()) * t.abs().mean() * 2);
+    }
+    auto variant = LanguageModel::fromModel(Model(std::shared_ptr<const cs::detail::ModelImpl>(c)));
+    QVERIFY(variant.ok());
+    auto diff = variant->agreement(*lm, text, {});
+    QVERIFY(diff.ok());
+    QVERIFY(diff->top1 < 1.0);
+    QVERIFY(diff->meanKl > 1e-3);
+  }
+
   void tokenizers() {
     auto bt = makeByteTokenizer(256, 257, 258);
     const std::string s = "caf\xc3\xa9 \xe2\x82\xac\n%";

@@ -79,6 +79,16 @@ struct PerplexityResult {
   double seconds = 0;
 };
 
+// Agreement of a model with a reference model on the same windows (e.g. a compressed
+// variant against its original): top-1 agreement of the next-token argmax, and the mean
+// KL(reference || model) in nats per position.
+struct AgreementResult {
+  double top1 = 0;             // fraction of scored positions where the argmaxes agree
+  double meanKl = 0;           // nats
+  int64_t tokens = 0;
+  int windows = 0;
+};
+
 class LanguageModel {
  public:
   LanguageModel() = default;
@@ -98,6 +108,10 @@ class LanguageModel {
                                       JobContext& job = nullJob()) const;
   Result<PerplexityResult> perplexityFile(const std::string& path, const PerplexityOptions& opt,
                                           JobContext& job = nullJob()) const;
+  // Top-1 agreement and KL against `reference` (same tokenizer) on `text`, windows as in
+  // perplexity().
+  Result<AgreementResult> agreement(const LanguageModel& reference, const std::string& text,
+                                    const PerplexityOptions& opt, JobContext& job = nullJob()) const;
   // Token-level perplexity of a pre-tokenized document list (no BOS added).
   Result<PerplexityResult> perplexityTokens(const std::vector<std::vector<int>>& docs, const PerplexityOptions& opt,
                                             JobContext& job = nullJob()) const;

@@ -251,6 +251,48 @@ Result<PerplexityResult> LanguageModel::perplexity(const std::string& text, cons
   return r;
 }
 
+Result<AgreementResult> LanguageModel::agreement(const LanguageModel& reference, const std::string& text,
+                                                 const PerplexityOptions& opt, JobContext& job) const {
+  if (!valid() || !reference.valid()) return Error::badArgument("no model");
+  const auto& a = lmOf(model_);
+  const auto& b = lmOf(reference.model_);
+  if (a.config().vocab != b.config().vocab) return Error::badArgument("the models have different vocabularies");
+  return detail::guarded(a.source, [&]() -> Result<AgreementResult> {
+    c10::InferenceMode guard;
+    const auto ids = tokenizer().encode(opt.stripDocuments ? trim(text) : text, opt.addBos && tokenizer().bos() >= 0);
+    const int64_t N = static_cast<int64_t>(ids.size());
+    int64_t ctxLen = opt.context > 0 ? opt.context : std::min<int64_t>(1024, a.config().maxSeq);
+    ctxLen = std::min({ctxLen, a.config().maxSeq, b.config().maxSeq});
+    const int64_t stride = opt.stride > 0 ? std::min<int64_t>(opt.stride, ctxLen) : ctxLen;
+    if (N < 2) return Error::badArgument("text too short");
+    AgreementResult r;
+    double agree = 0, kl = 0;
+    detail::ForwardCtx ca{&a.inputTransforms, nullptr}, cb{&b.inputTransforms, nullptr};
+    int64_t prevEnd = 0;
+    for (int64_t begin = 0;; begin += stride) {
+      if (job.cancelled()) return Error::cancelled();
+      const int64_t end = std::min<int64_t>(begin + ctxLen, N);
+      std::vector<int64_t> x(ids.begin() + begin, ids.begin() + end);
+      auto input = torch::tensor(x, torch::kLong).unsqueeze(0);
+      const int64_t from = std::max(prevEnd, begin + 1);
+      if (from < end) {
+        auto la = torch::log_softmax(a.forwardTokens(input, ca)[0], -1).narrow(0, from - 1 - begin, end - from);
+        auto lb = torch::log_softmax(b.forwardTokens(input, cb)[0], -1).narrow(0, from - 1 - begin, end - from);
+        agree += la.argmax(-1).eq(lb.argmax(-1)).sum().item<double>();
+        kl += (lb.exp() * (lb - la)).sum().item<double>();
+        r.tokens += end - from;
+      }
+      ++r.windows;
+      job.progress(static_cast<double>(end) / N, "agreement");
+      prevEnd = end;
+      if (end == N || opt.truncate) break;
+    }
+    r.top1 = agree / r.tokens;
+    r.meanKl = kl / r.tokens;
+    return r;
+  });
+}
+
 Result<PerplexityResult> LanguageModel::perplexityFile(const std::string& path, const PerplexityOptions& opt,
                                                        JobContext& job) const {
   std::ifstream in(path, std::ios::binary);
