@@ -7,6 +7,7 @@
 #include "compression/quantize.h"
 #include "compression/torch/quantizer.h"
 #include "engine/torch/tensors.h"
+#include "ptq.h"
 
 namespace cs {
 using detail::UniformQuantizer;
@@ -60,7 +61,11 @@ struct RangeObserver {
 }  // namespace
 
 const std::vector<MethodInfo>& methods() {
-  static const std::vector<MethodInfo> all = {rtnInfo()};
+  static const std::vector<MethodInfo> all = [] {
+    std::vector<MethodInfo> v = {rtnInfo()};
+    for (auto& m : detail::ptqMethodInfos()) v.push_back(m);
+    return v;
+  }();
   return all;
 }
 
@@ -155,6 +160,7 @@ Result<QuantizeResult> quantize(const Model& model, const Recipe& recipe0, const
   if (!info) return Error::badArgument("unknown method '" + recipe0.method + "'");
   Recipe recipe = recipe0;
   if (auto err = info->validate(recipe.params); !err.empty()) return Error::badArgument(err);
+  if (detail::isPtqMethod(recipe.method)) return detail::quantizePtq(model, recipe, opts, job);
   const auto t0 = std::chrono::steady_clock::now();
   CS_TRY_RESULT(model.source(), {
     const auto& P = recipe.params;

@@ -168,6 +168,12 @@ torch::Tensor VitModel::features(const torch::Tensor& images, const ForwardCtx& 
     auto qkv = linear(b + ".attn.qkv", h).reshape({B, N, 3, H, hd}).permute({2, 0, 3, 1, 4});
     auto q = qkv[0], k = qkv[1], v = qkv[2];
     auto attn = torch::softmax(torch::matmul(q, k.transpose(-2, -1)) * scale, -1);
+    // A variant may carry a transform for the softmax output (e.g. log-sqrt2 fake-quant),
+    // keyed by the point name in inputTransforms (point names never clash with layers).
+    if (ctx.inputTransforms) {
+      auto it = ctx.inputTransforms->find(b + ".attn.softmax");
+      if (it != ctx.inputTransforms->end()) attn = it->second(attn);
+    }
     attn = ctx.tap(b + ".attn.softmax", TapKind::Softmax, attn);
     auto o = torch::matmul(attn, v).transpose(1, 2).reshape({B, N, D});
     x = x + linear(b + ".attn.proj", o);

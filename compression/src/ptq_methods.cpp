@@ -1,0 +1,221 @@
+// Percentile, OMSE, SmoothQuant and RepQ-ViT as registered methods (schemas, presets)
+// on top of the PTQ pipeline in quantizers.cpp.
+#include <chrono>
+
+#include "calibration.h"
+#include "compression/torch/quantizers.h"
+#include "ptq.h"
+
+namespace cs::detail {
+
+namespace {
+
+using T = ParamSpec::Type;
+
+std::vector<ParamSpec> commonParams(const std::string& wSearch) {
+  return {
+      {"wbits", "Weight bits", T::Int, 2, 16, 1, {}, 8, "Bits of every quantized weight (per output channel)."},
+      {"abits", "Activation bits", T::Int, 0, 16, 1, {}, 8,
+       "Bits of the input of every quantized layer (and of the softmax output); 0 keeps activations in full "
+       "precision."},
+      {"w_search", "Weight range search", T::Choice, 0, 0, 0, {"minmax", "percentile", "mse", "percentile-mse"}, wSearch,
+       "How each output channel's weight range is chosen."},
+      {"quant_softmax", "Quantize softmax", T::Bool, 0, 0, 0, {}, true,
+       "Also quantize the attention probabilities (the A of A*V) at the activation bit-width."},
+      {"first_layer_a8", "8-bit patch-embedding input", T::Bool, 0, 0, 0, {}, true,
+       "Keep the first layer's input at 8 bits or more, as RepQ-ViT does."},
+  };
+}
+
+std::vector<Preset> presets() {
+  return {{"W8A8", {{"wbits", 8}, {"abits", 8}}},
+          {"W6A6", {{"wbits", 6}, {"abits", 6}}},
+          {"W4A8", {{"wbits", 4}, {"abits", 8}}},
+          {"W4A4", {{"wbits", 4}, {"abits", 4}}}};
+}
+
+MethodInfo percentileInfo() {
+  MethodInfo m;
+  m.id = "percentile";
+  m.name = "Percentile clipping";
+  m.kind = "quantization";
+  m.description =
+      "Per-tensor activation ranges clipped at a percentile of the calibration values (and 1 - percentile "
+      "below); per-channel min-max weights. Simulated (fake-quant).";
+  m.params = commonParams("minmax");
+  m.params.push_back({"percentile", "Percentile", T::Float, 0.9, 1.0, 0.0001, {}, 0.9999,
+                      "Upper clipping percentile of every activation tensor."});
+  m.presets = presets();
+  return m;
+}
+
+MethodInfo omseInfo() {
+  MethodInfo m;
+  m.id = "omse";
+  m.name = "OMSE (MSE-optimal clipping)";
+  m.kind = "quantization";
+  m.description =
+      "Ranges that minimize the quantization MSE: 100 shrink factors of the min-max range, per output channel "
+      "for weights and per tensor for activations. Simulated (fake-quant).";
+  m.params = commonParams("mse");
+  m.presets = presets();
+  return m;
+}
+
+MethodInfo smoothInfo() {
+  MethodInfo m;
+  m.id = "smoothquant";
+  m.name = "SmoothQuant";
+  m.kind = "quantization";
+  m.description =
+      "Migrates activation outliers into the weights with per-channel factors s = max|X|^alpha / max|W|^(1-alpha), "
+      "folded into the LayerNorm before qkv and fc1; then per-tensor min-max activations and per-channel weights. "
+      "Native ViT only. Simulated (fake-quant).";
+  m.params = commonParams("minmax");
+  m.params.push_back({"alpha", "Migration strength", T::Float, 0.0, 1.0, 0.05, {}, 0.5,
+                      "alpha: 0 keeps the activations, 1 moves all of their range into the weights."});
+  m.presets = presets();
+  return m;
+}
+
+MethodInfo repqInfo() {
+  MethodInfo m;
+  m.id = "repq-vit";
+  m.name = "RepQ-ViT";
+  m.kind = "quantization";
+  m.description =
+      "Per-channel quantizers for the post-LayerNorm activations (inputs of qkv and fc1), reparameterized into "
+      "per-tensor ones by folding the factors into the LayerNorm affine and the consumer's weight and bias; "
+      "log-sqrt2 softmax quantization (deployable as log2 with a parity bit); percentile-MSE ranges. "
+      "Native ViT only. Simulated (fake-quant).";
+  m.params = commonParams("percentile-mse");
+  m.params.push_back({"reparam", "Post-LayerNorm quantizer", T::Choice, 0, 0, 0, {"fold", "per-channel", "per-tensor"},
+                      "fold",
+                      "fold: per-channel calibration folded into per-tensor (RepQ-ViT); per-channel: not folded "
+                      "(simulated upper bound, not deployable); per-tensor: plain per-tensor baseline."});
+  m.params.push_back({"round_zero", "Integer zero point", T::Bool, 0, 0, 0, {}, false,
+                      "Round the folded zero point (exact, integer-deployable fold); off reproduces the paper's code."});
+  m.params.push_back({"softmax", "Softmax quantizer", T::Choice, 0, 0, 0, {"log-sqrt2", "log2", "uniform"}, "log-sqrt2",
+                      "Quantizer of the attention probabilities."});
+  m.presets = presets();
+  return m;
+}
+
+}  // namespace
+
+std::vector<MethodInfo> ptqMethodInfos() { return {percentileInfo(), omseInfo(), smoothInfo(), repqInfo()}; }
+
+bool isPtqMethod(const std::string& id) {
+  return id == "percentile" || id == "omse" || id == "smoothquant" || id == "repq-vit";
+}
+
+Result<QuantizeResult> quantizePtq(const Model& model, const Recipe& recipe, const QuantizeOptions& opts,
+                                   JobContext& job) {
+  const auto t0 = std::chrono::steady_clock::now();
+  CS_TRY_RESULT(model.source(), {
+    if (!model.impl()->supportsTaps() || model.task() != Task::ImageClassification)
+      return Error{Error::Code::Unsupported,
+                   model.name() + ": " + recipe.method + " needs activation taps and calibration images (native ViT)"};
+    const auto& P = recipe.params;
+    PtqConfig cfg;
+    cfg.wbits = P["wbits"].get<int>();
+    cfg.abits = P["abits"].get<int>();
+    cfg.wSearch = rangeSearchFromString(P["w_search"].get<std::string>());
+    cfg.firstLayerA8 = P["first_layer_a8"].get<bool>();
+    const bool sm = P["quant_softmax"].get<bool>();
+    cfg.softmax = sm ? PtqConfig::Softmax::Uniform : PtqConfig::Softmax::None;
+    const std::string& id = recipe.method;
+    if (id == "percentile") {
+      cfg.aSearch = RangeSearch::Percentile;
+      cfg.percentile = P["percentile"].get<double>();
+    } else if (id == "omse") {
+      cfg.aSearch = RangeSearch::Mse;
+    } else if (id == "smoothquant") {
+      cfg.aSearch = RangeSearch::MinMax;
+      cfg.fold = PtqConfig::Fold::Smooth;
+      cfg.alpha = P["alpha"].get<double>();
+    } else {  // repq-vit
+      cfg.aSearch = RangeSearch::PercentileMse;
+      const std::string rp = P["reparam"].get<std::string>();
+      cfg.fold = rp == "fold" ? PtqConfig::Fold::RepQ
+                              : rp == "per-channel" ? PtqConfig::Fold::PerChannelNoFold : PtqConfig::Fold::None;
+      cfg.roundZero = P["round_zero"].get<bool>();
+      const std::string s = P["softmax"].get<std::string>();
+      if (sm)
+        cfg.softmax = s == "log-sqrt2" ? PtqConfig::Softmax::LogSqrt2
+                                       : s == "log2" ? PtqConfig::Softmax::Log2 : PtqConfig::Softmax::Uniform;
+    }
+
+    auto calib = calibrationImages(recipe.calibSamples, recipe.calibSeed);
+    if (!calib) return calib.error();
+    if (job.cancelled()) return Error::cancelled();
+    job.progress(0.05, "calibrating " + id);
+    const auto tc = std::chrono::steady_clock::now();
+    auto outc = runPtq(*model.impl(), calib->inputs, cfg);
+    const double calibSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - tc).count();
+    job.progress(0.4, "quantized");
+
+    QuantizeResult res;
+    res.recipe = recipe;
+    nlohmann::json metrics = nlohmann::json::object();
+    metrics["calib_samples"] = recipe.calibSamples;
+    metrics["calib_seed"] = recipe.calibSeed;
+    metrics["calib_hash"] = calib->hash;
+    metrics["calib_seconds"] = calibSeconds;
+    for (auto& l : model.layers()) {
+      if (!l.quantizable) continue;
+      LayerQuantReport rep;
+      rep.layer = l.name;
+      auto wq = outc.weightQuantizers.find(l.name);
+      if (wq != outc.weightQuantizers.end()) {
+        rep.wbits = cfg.wbits;
+        rep.granularity = "per-channel";
+        auto ref = outc.fpWeights.at(l.name).contiguous();
+        auto q = outc.variant->layerWeight(l.name).detach().to(torch::kFloat).contiguous();
+        rep.weightError = compareTensors(ref.data_ptr<float>(), q.data_ptr<float>(), ref.numel());
+      }
+      auto aq = outc.inputQuantizers.find(l.name);
+      if (aq != outc.inputQuantizers.end()) {
+        rep.abits = aq->second.bits;
+        rep.activation = toQuantParams(aq->second);
+      }
+      res.layers.push_back(rep);
+    }
+    nlohmann::json folds = nlohmann::json::array();
+    for (auto& f : outc.folds)
+      folds.push_back({{"norm", f.norm},
+                       {"consumer", f.consumer},
+                       {"delta", f.delta},
+                       {"zero_point", f.zero},
+                       {"r_min", f.r.min().item<double>()},
+                       {"r_max", f.r.max().item<double>()}});
+    if (!folds.empty()) metrics["folds"] = folds;
+
+    auto& v = outc.variant;
+    v->name = model.name() + " [" + id + " W" + std::to_string(cfg.wbits) +
+              (cfg.abits > 0 ? "A" + std::to_string(cfg.abits) : "") + "]";
+    v->properties["variant_of"] = model.name();
+    v->properties["recipe"] = recipe.toJson().dump();
+    res.variant = Model(std::shared_ptr<const ModelImpl>(v));
+
+    if (opts.evaluate) {
+      JobContext fpJob = job.sub(0.4, 0.7), qJob = job.sub(0.7, 1.0);
+      auto fp = evaluateModel(model, opts.evalSamples, fpJob);
+      if (!fp) return fp.error();
+      auto q = evaluateModel(res.variant, opts.evalSamples, qJob);
+      if (!q) return q.error();
+      metrics["fp_accuracy"] = (*fp)["accuracy"];
+      metrics["q_accuracy"] = (*q)["accuracy"];
+      metrics["eval_samples"] = (*fp)["samples"];
+      metrics["metric"] = (*fp)["metric"];
+    }
+    metrics["quantized_layers"] = res.layers.size();
+    metrics["simulated"] = true;
+    res.metrics = metrics;
+    res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    job.progress(1.0, "done");
+    return res;
+  })
+}
+
+}  // namespace cs::detail
