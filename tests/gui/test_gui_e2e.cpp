@@ -2,7 +2,9 @@
 // (vit-fmnist, layer blocks.0.mlp.fc1, calibration, RTN W8A8 on 1000 test images), then
 // the test checks the DATA the views show, cancels a second run, and reopens the
 // workspace. Skips only when the zoo's vit-fmnist weights are absent.
+#include <QFile>
 #include <QLabel>
+#include <QMimeData>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QTableView>
@@ -48,21 +50,24 @@ class TestGuiEndToEnd : public QObject {
   Q_OBJECT
   QTemporaryDir dir_;
   QString ws_;
+  bool zooAvailable_ = false;
+
+  void requireZoo() {
+    if (!zooAvailable_) QSKIP("zoo weights for vit-fmnist are absent (train them with `cstudio train vit-fmnist`)");
+  }
 
  private Q_SLOTS:
   void initTestCase() {
     qputenv("CSTUDIO_NO_SETTINGS", "1");
-    bool available = false;
     for (const auto& e : cs::zooModels())
-      if (e.name == "vit-fmnist") available = e.available;
-    if (!available)
-      QSKIP("zoo weights for vit-fmnist are absent (train them with `cstudio train vit-fmnist`)");
+      if (e.name == "vit-fmnist") zooAvailable_ = e.available;
     cs::initRuntime();
     QVERIFY(dir_.isValid());
     ws_ = dir_.filePath(QStringLiteral("e2e.cstudio"));
   }
 
   void demoQuantizesAndShowsData() {
+    requireZoo();
     MainWindow w;
     w.setInteractive(false);
     QVERIFY(w.openWorkspace(ws_));
@@ -139,6 +144,7 @@ class TestGuiEndToEnd : public QObject {
   }
 
   void runsSurviveReopening() {
+    requireZoo();
     MainWindow w;
     w.setInteractive(false);
     QVERIFY(w.openWorkspace(ws_));
@@ -147,6 +153,47 @@ class TestGuiEndToEnd : public QObject {
     QVERIFY(w.compressTab()->runTable()->selectRun(table->model()->index(0, 0).data(Qt::UserRole + 1).toLongLong()));
     QVERIFY(w.compressTab()->runTable()->details().contains(QStringLiteral("\"method\": \"rtn\"")));
     QCOMPARE(table->model()->index(0, cs::qt::RunListModel::ModelColumn).data().toString(), QStringLiteral("vit-fmnist"));
+  }
+
+  // Dropping a TorchScript file opens it (layer tree filled); a broken file gives a clean error.
+  void dropOpensModelFiles() {
+    const QString ts = QStringLiteral(CS_SOURCE_DIR "/tests/models/cnn.pt");
+    if (!QFile::exists(ts)) QSKIP("tests/models/cnn.pt is absent");
+    MainWindow w;
+    w.setInteractive(false);
+    QVERIFY(w.openWorkspace(dir_.filePath(QStringLiteral("drop.cstudio"))));
+    w.show();
+    auto drop = [&w](const QString& path) {
+      QMimeData mime;
+      mime.setUrls({QUrl::fromLocalFile(path)});
+      QDragEnterEvent enter(QPoint(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+      QCoreApplication::sendEvent(&w, &enter);
+      if (!enter.isAccepted()) return false;
+      QDropEvent dropEvent(QPointF(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+      QCoreApplication::sendEvent(&w, &dropEvent);
+      return true;
+    };
+    QSignalSpy opened(w.session(), &cs::qt::StudioSession::modelOpened);
+    QVERIFY(drop(ts));
+    QVERIFY(opened.wait(60000));
+    QVERIFY(w.session()->layerModel()->indexForLayer(QStringLiteral("conv1")).isValid());
+    QVERIFY(w.session()->jobs()->waitForIdle(60000));
+    QVERIFY(w.compressTab()->weightHistogram()->hasData());  // first quantizable layer selected
+
+    const QString bad = dir_.filePath(QStringLiteral("broken.pt"));
+    {
+      QFile f(bad);
+      QVERIFY(f.open(QIODevice::WriteOnly));
+      f.write("this is not a model");
+    }
+    QSignalSpy failed(w.session(), &cs::qt::StudioSession::jobFailed);
+    QVERIFY(drop(bad));
+    QVERIFY(failed.wait(60000));
+    QVERIFY2(failed.first().at(1).toString().contains(QStringLiteral("broken.pt")),
+             qPrintable(failed.first().at(1).toString()));
+    QVERIFY(w.session()->jobs()->waitForIdle(10000));
+    QVERIFY2(w.jobStatus()->text().contains(QStringLiteral("failed")), qPrintable(w.jobStatus()->text()));
+    QCOMPARE(w.session()->modelName(), ts);  // the open model stays
   }
 };
 
