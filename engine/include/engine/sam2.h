@@ -1,0 +1,117 @@
+// SAM 2.1 video segmentation: plain-C++ facade (no torch, no Qt, no OpenCV here).
+//
+// Sam2 model handles are immutable and shareable between sessions and threads. A
+// Sam2VideoSession is the per-video state (frames, prompts, memory bank per object),
+// modelled on the official SAM2VideoPredictor: open on a folder of JPEG/PNG frames,
+// add points or a box for an object on any frame, then propagate forward (or backward)
+// frame by frame with a callback. Frames are decoded on demand and only the features
+// the memory bank needs are kept.
+//
+// Threading: a session is used from one thread at a time (the GUI runs it on a worker
+// thread); JobContext::cancel() may be called from any thread and is honoured between
+// frames. Errors are returned as values; no exception crosses this header.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/job.h"
+#include "engine/result.h"
+
+namespace cs {
+
+namespace detail::sam2 {
+class Sam2Model;
+}
+
+// An opened SAM 2.1 model (immutable).
+class Sam2 {
+ public:
+  // size: "tiny", "small", "base_plus", "large" or "mini". path: safetensors with the
+  // official state_dict names. Every name and shape is checked; a mismatch is an error
+  // naming the file, the tensor, and the expected and found shapes.
+  static Result<std::shared_ptr<const Sam2>> open(const std::string& path, const std::string& size);
+  std::string size() const;
+  int imageSize() const;
+  const detail::sam2::Sam2Model& impl() const { return *impl_; }
+  explicit Sam2(std::shared_ptr<const detail::sam2::Sam2Model> m) : impl_(std::move(m)) {}
+
+ private:
+  std::shared_ptr<const detail::sam2::Sam2Model> impl_;
+};
+
+struct Sam2Point {
+  float x = 0, y = 0;  // video pixels
+  bool positive = true;
+};
+
+// One object's mask on one frame, at video resolution.
+struct Sam2ObjectMask {
+  int objId = 0;
+  int width = 0, height = 0;
+  std::vector<float> logits;   // row-major, height*width; > 0 means foreground
+  float objectScore = 0;       // > 0: the object is present
+  bool present() const { return objectScore > 0; }
+  std::vector<uint8_t> binary() const;  // logits > 0 as 0/1
+};
+
+struct Sam2FrameResult {
+  int frame = 0;
+  std::vector<Sam2ObjectMask> objects;  // ordered by objId
+};
+
+class Sam2VideoSession {
+ public:
+  using FrameCallback = std::function<void(const Sam2FrameResult&)>;
+
+  // A folder of .jpg/.jpeg/.png frames, sorted by file name (needs the OpenCV build).
+  static Result<std::unique_ptr<Sam2VideoSession>> openFolder(std::shared_ptr<const Sam2> model,
+                                                              const std::string& folder);
+  ~Sam2VideoSession();
+  Sam2VideoSession(const Sam2VideoSession&) = delete;
+  Sam2VideoSession& operator=(const Sam2VideoSession&) = delete;
+
+  int numFrames() const;
+  int width() const;
+  int height() const;
+
+  // Adds clicks for an object on a frame (clearOld: replace that frame's earlier clicks)
+  // and returns the object's mask on that frame.
+  Result<Sam2ObjectMask> addPoints(int frame, int objId, const std::vector<Sam2Point>& points, bool clearOld = true);
+  // Adds a box (x0,y0,x1,y1 in video pixels), optionally with clicks.
+  Result<Sam2ObjectMask> addBox(int frame, int objId, float x0, float y0, float x1, float y1,
+                                const std::vector<Sam2Point>& points = {});
+  // Propagates every object from its prompted frames, calling `onFrame` for each frame in
+  // processing order (prompted frames included). reverse: track backwards. maxFrames < 0:
+  // to the end of the video. Returns Error::cancelled() if the job was cancelled.
+  Status propagate(JobContext& job, const FrameCallback& onFrame, bool reverse = false, int startFrame = -1,
+                   int maxFrames = -1);
+  // Forgets every prompt and tracked output (frames stay open).
+  void reset();
+
+  struct Impl;
+
+ private:
+  explicit Sam2VideoSession(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// ---- DAVIS metrics (plain C++; the DAVIS-2017 evaluation package's definitions) ----
+
+// A binary mask, row-major, 0 or 1 per pixel.
+struct BinaryMask {
+  int width = 0, height = 0;
+  std::vector<uint8_t> data;
+};
+// Reads a mask image (PNG, palette or grey): pixels > 0 are foreground, or, when
+// `label` >= 0, pixels equal to that palette index / grey value (needs the OpenCV build).
+Result<BinaryMask> readMaskImage(const std::string& path, int label = -1);
+// Region similarity J: |A and B| / |A or B|, 1 when both are empty.
+double regionSimilarityJ(const BinaryMask& pred, const BinaryMask& gt);
+// Boundary accuracy F: F-measure of the boundary pixels matched within a tolerance of
+// ceil(boundThreshold * image diagonal) pixels (disk-shaped dilation), as db_eval_boundary.
+double boundaryF(const BinaryMask& pred, const BinaryMask& gt, double boundThreshold = 0.008);
+
+}  // namespace cs

@@ -1,0 +1,259 @@
+// Sam2VideoSession (engine/sam2.h): frames from a folder through OpenCV, prompts and
+// per-object memory banks, propagation with a per-frame callback. Excluded from the
+// CS_MINIMAL build (no OpenCV there), hence the video*.cpp name.
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <filesystem>
+#include <map>
+
+#include "engine/sam2.h"
+#include "engine/torch/sam2.h"
+
+namespace cs {
+namespace fs = std::filesystem;
+namespace F = torch::nn::functional;
+using namespace detail::sam2;
+
+struct Sam2VideoSession::Impl {
+  std::shared_ptr<const Sam2> model;
+  std::vector<std::string> files;
+  int W = 0, H = 0;
+  std::map<int, ImageFeatures> cache;  // at most a few frames
+  std::map<int, Sam2ObjectTrack> objs;
+  std::map<int, std::map<int, bool>> tracked;  // obj -> frame -> reverse
+
+  const Sam2Model& m() const { return model->impl(); }
+
+  torch::Tensor loadImage(int frame) const {
+    cv::Mat bgr = cv::imread(files.at(frame), cv::IMREAD_COLOR);
+    if (bgr.empty()) throw EngineError(Error::badFile(files.at(frame), "cannot decode the frame"));
+    cv::Mat rgb, sized;
+    cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+    const int S = m().config().imageSize;
+    const bool shrink = rgb.cols > S || rgb.rows > S;
+    cv::resize(rgb, sized, cv::Size(S, S), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_CUBIC);
+    auto t = torch::from_blob(sized.data, {S, S, 3}, torch::kUInt8).clone();
+    auto x = t.permute({2, 0, 1}).to(torch::kFloat32).div(255.0);
+    auto mean = torch::tensor({0.485f, 0.456f, 0.406f}).view({3, 1, 1});
+    auto stdv = torch::tensor({0.229f, 0.224f, 0.225f}).view({3, 1, 1});
+    return ((x - mean) / stdv).unsqueeze(0);
+  }
+
+  const ImageFeatures& features(int frame) {
+    auto it = cache.find(frame);
+    if (it != cache.end()) return it->second;
+    while (cache.size() >= 2) cache.erase(cache.begin());
+    return cache.emplace(frame, m().forwardImage(loadImage(frame))).first->second;
+  }
+
+  Sam2ObjectMask toMask(int objId, const FrameOutput& out) const {
+    Sam2ObjectMask r;
+    r.objId = objId;
+    r.width = W;
+    r.height = H;
+    auto v = F::interpolate(out.predMasks, F::InterpolateFuncOptions()
+                                               .size(std::vector<int64_t>{H, W})
+                                               .mode(torch::kBilinear)
+                                               .align_corners(false))
+                 .contiguous();
+    r.logits.assign(v.data_ptr<float>(), v.data_ptr<float>() + v.numel());
+    r.objectScore = out.objScore.item<float>();
+    return r;
+  }
+
+  PointPrompt toModel(const std::vector<std::pair<std::array<float, 2>, int>>& pts) const {
+    const float S = static_cast<float>(m().config().imageSize);
+    PointPrompt p;
+    for (const auto& [xy, lab] : pts) {
+      p.xy.push_back(xy[0] / static_cast<float>(W) * S);
+      p.xy.push_back(xy[1] / static_cast<float>(H) * S);
+      p.labels.push_back(lab);
+    }
+    return p;
+  }
+
+  Sam2ObjectMask prompt(int frame, int objId, const PointPrompt& add, bool clearOld) {
+    if (frame < 0 || frame >= static_cast<int>(files.size()))
+      throw EngineError(Error::badArgument("frame " + std::to_string(frame) + " out of range"));
+    auto& track = objs[objId];
+    auto& pts = track.points[frame];
+    if (clearOld) pts = PointPrompt{};
+    pts.xy.insert(pts.xy.end(), add.xy.begin(), add.xy.end());
+    pts.labels.insert(pts.labels.end(), add.labels.begin(), add.labels.end());
+    auto& tr = tracked[objId];
+    const bool isInit = tr.find(frame) == tr.end();
+    const bool reverse = isInit ? false : tr[frame];
+    torch::Tensor prevLogits;
+    const FrameOutput* prev = nullptr;
+    if (auto it = track.cond.find(frame); it != track.cond.end()) prev = &it->second;
+    else if (auto jt = track.nonCond.find(frame); jt != track.nonCond.end()) prev = &jt->second;
+    if (prev && prev->predMasks.defined() && !clearOld) prevLogits = prev->predMasks.clamp(-32.0, 32.0);
+    auto out = trackStep(m(), features(frame), frame, isInit, &pts, torch::Tensor(), track,
+                         static_cast<int>(files.size()), reverse, false, prevLogits);
+    out.pixFeatWithMem = torch::Tensor();
+    track.nonCond.erase(frame);
+    track.cond[frame] = out;
+    return toMask(objId, out);
+  }
+};
+
+Sam2VideoSession::Sam2VideoSession(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Sam2VideoSession::~Sam2VideoSession() = default;
+int Sam2VideoSession::numFrames() const { return static_cast<int>(impl_->files.size()); }
+int Sam2VideoSession::width() const { return impl_->W; }
+int Sam2VideoSession::height() const { return impl_->H; }
+
+Result<std::unique_ptr<Sam2VideoSession>> Sam2VideoSession::openFolder(std::shared_ptr<const Sam2> model,
+                                                                       const std::string& folder) {
+  try {
+    if (!model) return Error::badArgument("no SAM 2 model");
+    std::error_code ec;
+    if (!fs::is_directory(folder, ec)) return Error::notFound(folder + ": not a folder of frames");
+    auto impl = std::make_unique<Impl>();
+    impl->model = std::move(model);
+    std::vector<fs::path> paths;
+    for (const auto& e : fs::directory_iterator(folder)) {
+      auto ext = e.path().extension().string();
+      std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+      if (ext == ".jpg" || ext == ".jpeg" || ext == ".png") paths.push_back(e.path());
+    }
+    if (paths.empty()) return Error::badFile(folder, "no .jpg/.jpeg/.png frames");
+    const bool numeric = std::all_of(paths.begin(), paths.end(), [](const fs::path& p) {
+      auto s = p.stem().string();
+      return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
+    });
+    std::sort(paths.begin(), paths.end(), [numeric](const fs::path& a, const fs::path& b) {
+      if (numeric) return std::stoll(a.stem().string()) < std::stoll(b.stem().string());
+      return a.filename().string() < b.filename().string();
+    });
+    for (auto& p : paths) impl->files.push_back(p.string());
+    cv::Mat first = cv::imread(impl->files[0], cv::IMREAD_COLOR);
+    if (first.empty()) return Error::badFile(impl->files[0], "cannot decode the frame");
+    impl->W = first.cols;
+    impl->H = first.rows;
+    return std::unique_ptr<Sam2VideoSession>(new Sam2VideoSession(std::move(impl)));
+  } catch (const EngineError& e) {
+    return e.error;
+  } catch (const std::exception& e) {
+    return Error::badFile(folder, e.what());
+  }
+}
+
+Result<Sam2ObjectMask> Sam2VideoSession::addPoints(int frame, int objId, const std::vector<Sam2Point>& points,
+                                                   bool clearOld) {
+  try {
+    torch::InferenceMode g;
+    std::vector<std::pair<std::array<float, 2>, int>> p;
+    for (const auto& q : points) p.push_back({{q.x, q.y}, q.positive ? 1 : 0});
+    return impl_->prompt(frame, objId, impl_->toModel(p), clearOld);
+  } catch (const EngineError& e) {
+    return e.error;
+  } catch (const std::exception& e) {
+    return Error::failed(std::string("SAM 2 addPoints: ") + e.what());
+  }
+}
+
+Result<Sam2ObjectMask> Sam2VideoSession::addBox(int frame, int objId, float x0, float y0, float x1, float y1,
+                                                const std::vector<Sam2Point>& points) {
+  try {
+    torch::InferenceMode g;
+    std::vector<std::pair<std::array<float, 2>, int>> p{{{x0, y0}, 2}, {{x1, y1}, 3}};
+    for (const auto& q : points) p.push_back({{q.x, q.y}, q.positive ? 1 : 0});
+    return impl_->prompt(frame, objId, impl_->toModel(p), true);
+  } catch (const EngineError& e) {
+    return e.error;
+  } catch (const std::exception& e) {
+    return Error::failed(std::string("SAM 2 addBox: ") + e.what());
+  }
+}
+
+Status Sam2VideoSession::propagate(JobContext& job, const FrameCallback& onFrame, bool reverse, int startFrame,
+                                   int maxFrames) {
+  try {
+    torch::InferenceMode g;
+    auto& I = *impl_;
+    const int N = numFrames();
+    if (I.objs.empty()) return Error::badArgument("add points or a box for an object before propagating");
+    // preflight: encode the memory of every prompted frame
+    int first = reverse ? -1 : N;
+    for (auto& [id, track] : I.objs) {
+      for (auto& [t, out] : track.cond) {
+        if (!out.maskmemFeatures.defined()) encodeMemory(I.m(), I.features(t), out, true);
+        first = reverse ? std::max(first, t) : std::min(first, t);
+      }
+    }
+    if (startFrame < 0) startFrame = first;
+    const int step = reverse ? -1 : 1;
+    const int last = reverse ? 0 : N - 1;
+    int count = std::abs(last - startFrame) + 1;
+    if (maxFrames >= 0) count = std::min(count, maxFrames);
+    const int keep = std::max(I.m().config().numMaskmem, I.m().config().maxObjPtrs);
+    for (int k = 0; k < count; ++k) {
+      if (job.cancelled()) return Error::cancelled();
+      const int t = startFrame + k * step;
+      Sam2FrameResult res;
+      res.frame = t;
+      for (auto& [id, track] : I.objs) {
+        auto c = track.cond.find(t);
+        if (c != track.cond.end()) {
+          res.objects.push_back(I.toMask(id, c->second));
+          continue;
+        }
+        auto out = trackStep(I.m(), I.features(t), t, false, nullptr, torch::Tensor(), track, N, reverse, true);
+        out.pixFeatWithMem = torch::Tensor();
+        out.multimasks = torch::Tensor();
+        res.objects.push_back(I.toMask(id, out));
+        track.nonCond[t] = std::move(out);
+        I.tracked[id][t] = reverse;
+        // bounded memory: drop outputs the memory bank and pointers can no longer reach
+        for (auto it = track.nonCond.begin(); it != track.nonCond.end();) {
+          if (std::abs(it->first - t) > keep) it = track.nonCond.erase(it);
+          else ++it;
+        }
+      }
+      onFrame(res);
+      job.progress(static_cast<double>(k + 1) / count, "frame " + std::to_string(t + 1) + "/" + std::to_string(N));
+    }
+    return okStatus();
+  } catch (const EngineError& e) {
+    return e.error;
+  } catch (const std::exception& e) {
+    return Error::failed(std::string("SAM 2 propagate: ") + e.what());
+  }
+}
+
+void Sam2VideoSession::reset() {
+  impl_->objs.clear();
+  impl_->tracked.clear();
+}
+
+}  // namespace cs
+
+namespace cs {
+
+Result<BinaryMask> readMaskImage(const std::string& path, int label) {
+  cv::Mat m = cv::imread(path, cv::IMREAD_UNCHANGED);
+  if (m.empty()) return Error::badFile(path, "cannot decode the mask image");
+  if (m.channels() > 1) {
+    cv::Mat g;
+    cv::cvtColor(m, g, m.channels() == 4 ? cv::COLOR_BGRA2GRAY : cv::COLOR_BGR2GRAY);
+    m = g;
+  }
+  if (m.depth() != CV_8U) m.convertTo(m, CV_8U);
+  BinaryMask b;
+  b.width = m.cols;
+  b.height = m.rows;
+  b.data.resize(static_cast<size_t>(m.cols) * m.rows);
+  for (int y = 0; y < m.rows; ++y)
+    for (int x = 0; x < m.cols; ++x) {
+      const int v = m.at<uint8_t>(y, x);
+      b.data[static_cast<size_t>(y) * m.cols + x] = label >= 0 ? (v == label) : (v > 0);
+    }
+  return b;
+}
+
+}  // namespace cs
