@@ -87,7 +87,7 @@ CompressTab::CompressTab(StudioSession* session, QWidget* parent) : QWidget(pare
   top->setStretchFactor(0, 2);
   top->setStretchFactor(1, 4);
   top->setStretchFactor(2, 1);
-  top->setSizes({400, 860, 420});
+  top->setSizes({440, 820, 420});
   auto* main = new QSplitter(Qt::Vertical, this);
   main->addWidget(top);
   main->addWidget(runs_);
@@ -124,10 +124,10 @@ CompressTab::CompressTab(StudioSession* session, QWidget* parent) : QWidget(pare
 
   weights_->clear(tr("Open a model (Zoo or File menu) and select a layer"));
   activations_->clear(tr("Input activations appear after calibration"));
-  // Sections in reading order: model, accuracy, selected layer.
-  metrics_->setField(tr("Model"), QStringLiteral("model"), tr("Name"), QString());
+  // Sections in reading order: accuracy, selected layer, model.
   refreshAccuracy();
   refreshPlots();
+  metrics_->setField(tr("Model"), QStringLiteral("model"), tr("Name"), QString());
 }
 
 bool CompressTab::selectLayer(const QString& fullName) { return tree_->selectLayer(fullName); }
@@ -178,8 +178,10 @@ void CompressTab::refreshPlots() {
   }
 
   if (!p.hasActivation) {
-    activations_->clear(layer.isEmpty() ? tr("Input activations appear after calibration")
-                                        : tr("Input activations of %1: press Calibrate").arg(layer));
+    const bool torchScript = session_->hasModel() && session_->model().family() == "torchscript";
+    activations_->clear(layer.isEmpty()  ? tr("Input activations appear after calibration")
+                        : torchScript    ? tr("Activation capture is not available for TorchScript models yet")
+                                         : tr("Input activations of %1: press Calibrate").arg(layer));
   } else {
     HistogramPlotData d;
     d.title = tr("Input activations of %1 (%2 images)").arg(layer).arg(p.calibrationImages);
