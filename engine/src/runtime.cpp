@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -29,9 +30,21 @@ RuntimeInfo initRuntime(int threads, const std::string& device) {
   gInfo.torchVersion = TORCH_VERSION;
   // at::show_config() lists the BLAS LibTorch was built against; Debian's build uses
   // the system libblas.so.3 alternative, which is OpenBLAS when libopenblas0-pthread is installed.
+  // Debian's show_config() says "generic" (the libblas.so.3 interface), so look at what is mapped.
   std::string cfg = at::show_config();
   auto pos = cfg.find("BLAS_INFO=");
   gInfo.blas = pos == std::string::npos ? "unknown" : cfg.substr(pos + 10, cfg.find_first_of(",\n", pos) - pos - 10);
+  std::ifstream maps("/proc/self/maps");
+  for (std::string line; std::getline(maps, line);) {
+    if (line.find("libopenblas") != std::string::npos) {
+      gInfo.blas = "OpenBLAS (" + line.substr(line.find('/')) + ")";
+      break;
+    }
+    if (line.find("libmkl") != std::string::npos) {
+      gInfo.blas = "MKL";
+      break;
+    }
+  }
   return gInfo;
 }
 
