@@ -7,4 +7,5 @@ void addModelCommands(CLI::App& app);     // info, stats
 void addQuantizeCommands(CLI::App& app);  // quantize
 void addTrainCommands(CLI::App& app);     // train
 void addBenchCommands(CLI::App& app);     // bench
+void addReportCommands(CLI::App& app);    // report (results tables under docs/results/)
 }  // namespace cs::cli

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   cs::cli::addModelCommands(app);
 #ifndef CS_MINIMAL
   cs::cli::addQuantizeCommands(app);
+  cs::cli::addReportCommands(app);
 #endif
   cs::cli::addTrainCommands(app);
   cs::cli::addBenchCommands(app);
