@@ -191,7 +191,15 @@ class TestSam2Parity : public QObject {
         check(p + "memory_attention.memory_pos (inputs)", mi.memoryPos, R(p + "memory_attention.memory_pos"), 1e-4);
         QCOMPARE(mi.numObjPtrTokens, R(p + "memory_attention.num_obj_ptr_tokens").item<int64_t>());
       }
-      if (t <= 1) check(p + "memory_encoder.masks", out.memEncMasks, R(p + "memory_encoder.masks"), first ? 0 : 1e-3);
+      if (first) {
+        // the click mask is binarised at 0: count flipped pixels instead of a float error
+        // (the smallest |logit| of frame 0 is 3.3e-4, near float32 drift on values ~60)
+        auto flips = (out.memEncMasks != R(p + "memory_encoder.masks")).sum().item<int64_t>();
+        qInfo("%-44s %lld of 65536 pixels differ (tol 16)", "frame0.memory_encoder.masks", static_cast<long long>(flips));
+        QVERIFY(flips <= 16);
+      } else if (t == 1) {
+        check(p + "memory_encoder.masks", out.memEncMasks, R(p + "memory_encoder.masks"), 1e-3);
+      }
       check(p + "pix_feat_with_mem", out.pixFeatWithMem, R(p + "pix_feat_with_mem"), first ? 1e-4 : 2e-3);
       check(p + "low_res_multimask_logits", out.multimasks, R(p + "low_res_multimask_logits"), first ? 1e-4 : 1e-3);
       check(p + "low_res_mask_logits", out.predMasks, R(p + "low_res_mask_logits"), first ? 1e-4 : 1e-3);

@@ -77,7 +77,8 @@ Sam2Model::Sam2Model(Sam2Config cfg, std::unordered_map<std::string, Tensor> wei
   for (const auto& [n, t] : w_) found.emplace_back(n, t.sizes().vec());
   std::sort(found.begin(), found.end());
   auto err = checkTensors(cfg_, found, file);
-  if (!err.empty()) throw EngineError(Error::badFile(file, "SAM 2.1 " + cfg_.name + " weights do not match: " + err));
+  if (!err.empty())  // err names the file on every item
+    throw EngineError(Error{Error::Code::BadFile, "SAM 2.1 " + cfg_.name + " weights do not match: " + err});
   auto ends = cfg_.stageEnds();
   std::set<int> global(cfg_.globalAttBlocks.begin(), cfg_.globalAttBlocks.end());
   std::set<int> pool;
