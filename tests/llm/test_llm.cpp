@@ -289,6 +289,43 @@ class TestLlm : public QObject {
     QVERIFY2(r.error().message.find(st->tensors[3].first) != std::string::npos, r.error().message.c_str());
   }
 
+  void trainingIsDeterministic() {
+    if (!fs::exists("/usr/share/games/fortunes/fortunes")) QSKIP("Debian's fortunes package is not installed");
+    QTemporaryDir tmp;
+    TrainLmOptions o;
+    o.dim = 32;
+    o.layers = 1;
+    o.heads = 2;
+    o.hidden = 64;
+    o.context = 32;
+    o.batch = 2;
+    o.steps = 3;
+    o.warmup = 1;
+    o.seed = 5;
+    o.evaluate = false;
+    std::string w[2];
+    for (int i = 0; i < 2; ++i) {
+      o.outDir = tmp.path().toStdString() + "/run" + std::to_string(i);
+      auto r = trainLmFortunes(o, nullJob());
+      QVERIFY2(r.ok(), r.ok() ? "" : r.error().message.c_str());
+      w[i] = readAll(r.value());
+    }
+    QVERIFY(!w[0].empty());
+    QVERIFY(w[0] == w[1]);
+    auto corpus = loadFortunesCorpus();
+    QVERIFY(corpus.ok());
+    QVERIFY(corpus->heldOut.size() * 19 <= corpus->train.size() + 19 && !corpus->heldOut.empty());
+  }
+
+  void zooModelThroughOpenModel() {
+    auto m = openModel("lm-fortunes");
+    if (!m.ok()) QSKIP("lm-fortunes not in the zoo");
+    auto lm = LanguageModel::fromModel(m.value());
+    QVERIFY(lm.ok());
+    QCOMPARE(m->task(), Task::LanguageModel);
+    QCOMPARE(m->parameterCount(), static_cast<int64_t>(870016));
+  }
+
   void zooModelIfTrained() {
     const std::string w = std::string(CS_SOURCE_DIR) + "/resources/zoo/lm-fortunes/model.safetensors";
     if (!fs::exists(w)) QSKIP("lm-fortunes not trained yet");

@@ -132,6 +132,7 @@ struct TrainLmOptions {
   int threads = 1;             // intra-op threads while training (determinism: fixed)
   int evalEvery = 100;
   bool fp16 = true;
+  bool evaluate = true;        // held-out figure and samples in the card (off: weights only, for tests)
   std::string command = "cstudio train lm-fortunes";  // recorded in the model card
 };
 

@@ -200,6 +200,10 @@ Result<std::string> trainLmFortunes(const TrainLmOptions& opt, JobContext& job) 
     if (!st) return st.error();
     at::set_num_threads(prevThreads);
 
+    if (!opt.evaluate) {
+      job.progress(1.0, "done");
+      return weights;
+    }
     // Evaluate the saved (fp16-rounded) weights, as users will load them.
     auto lm = LanguageModel::open(weights);
     if (!lm) return lm.error();
