@@ -27,6 +27,7 @@ struct ReportArgs {
   int evalSamples = 10000, seeds = 3, calib = 32;
   bool json = false;
   std::string commandLine;
+  std::vector<int> rows;  // subset of row indexes (0-based); empty: all
 };
 
 struct Row {
@@ -34,7 +35,7 @@ struct Row {
   nlohmann::json params;
 };
 
-std::vector<Row> rows() {
+std::vector<Row> allRows() {
   return {
       {"RTN (min-max; softmax FP)", "rtn", nlohmann::json::object()},
       {"Percentile (0.9999)", "percentile", nlohmann::json::object()},
@@ -47,6 +48,15 @@ std::vector<Row> rows() {
       {"**RepQ-ViT** (fold, fractional z)", "repq-vit", nlohmann::json::object()},
       {"RepQ-ViT, integer z (exact fold)", "repq-vit", {{"round_zero", true}}},
   };
+}
+
+std::vector<Row> selectedRows(const std::vector<int>& pick) {
+  auto all = allRows();
+  if (pick.empty()) return all;
+  std::vector<Row> v;
+  for (int i : pick)
+    if (i >= 0 && i < int(all.size())) v.push_back(all[i]);
+  return v;
 }
 
 const std::vector<std::pair<int, int>> kBits = {{8, 8}, {6, 6}, {4, 8}, {4, 4}};
@@ -78,7 +88,8 @@ int runReport(const ReportArgs& a) {
   std::vector<std::vector<std::pair<double, double>>> acc;   // [row][bits] mean, std
   std::vector<double> calibSec;                               // [row] mean over all runs
   std::vector<std::string> hashes(a.seeds);
-  for (auto& row : rows()) {
+  const auto rs = selectedRows(a.rows);
+  for (auto& row : rs) {
     std::vector<std::pair<double, double>> perBits;
     double secSum = 0;
     int secN = 0;
@@ -130,7 +141,6 @@ int runReport(const ReportArgs& a) {
   md << "| Method | W8A8 | W6A6 | W4A8 | W4A4 | calib s |\n|---|---|---|---|---|---|\n";
   md << "| Full precision | " << fmtPct(fpAcc) << " | " << fmtPct(fpAcc) << " | " << fmtPct(fpAcc) << " | "
      << fmtPct(fpAcc) << " | - |\n";
-  auto rs = rows();
   for (size_t i = 0; i < rs.size(); ++i) {
     md << "| " << rs[i].label << " |";
     for (auto& [mu, sd] : acc[i]) md << " " << fmtPct(mu) << " ± " << fmtPct(sd) << " |";
@@ -164,11 +174,17 @@ void addReportCommands(CLI::App& app) {
   rq->add_option("--calib", a.calib, "Calibration images per run")->check(CLI::Range(1, 60000));
   rq->add_option("--out", a.out, "Write the Markdown table here");
   rq->add_flag("--json", a.json, "JSON output (all runs and the Markdown)");
+  rq->add_option("--rows", a.rows, "Only these rows (0-based: 0 RTN, 1 percentile, 2 OMSE, 3 SmoothQuant, 4-8 RepQ-ViT)")
+      ->delimiter(',');
   rep->require_subcommand(1);
   rq->callback([] {
     std::ostringstream cmd;
     cmd << "cstudio report repquant --model " << a.model << " --eval-samples " << a.evalSamples << " --seeds " << a.seeds
         << " --calib " << a.calib;
+    if (!a.rows.empty()) {
+      cmd << " --rows ";
+      for (size_t i = 0; i < a.rows.size(); ++i) cmd << (i ? "," : "") << a.rows[i];
+    }
     if (!a.out.empty()) cmd << " --out " << a.out;
     a.commandLine = cmd.str();
     int rc = runReport(a);
