@@ -152,6 +152,24 @@ int trainFortunes(const TrainArgs& a, const LmTrainExtras& x) {
   return 0;
 }
 
+void addGenerateVerb(CLI::App& app) {
+  static GenArgs g;
+  auto* gen = app.add_subcommand("generate", "Generate text with a language model (greedy or sampled, KV cache)");
+  gen->add_option("model", g.model, "Zoo name, HF directory, studio .safetensors or llama2.c .bin")->required();
+  gen->add_option("--prompt", g.prompt, "Prompt text (empty: start from BOS)");
+  gen->add_option("--steps", g.steps, "Forward steps, prompt included (llama2.c convention)");
+  gen->add_option("--temperature", g.temperature, "0 = greedy");
+  gen->add_option("--top-k", g.topK, "Keep the k most likely tokens (0 = all)");
+  gen->add_option("--seed", g.seed, "Sampling seed");
+  gen->add_flag("--no-cache", g.noCache, "Recompute the whole prefix each step (no KV cache)");
+  gen->add_flag("--no-bos", g.noBos, "Do not prepend BOS to the prompt");
+  gen->add_flag("--json", g.json, "JSON output");
+  gen->callback([] {
+    int rc = runGenerate(g);
+    if (rc != 0) std::exit(rc);
+  });
+}
+
 void addEvalVerb(CLI::App& app) {
   static EvalArgs e;
   auto* ev = app.add_subcommand("eval", "Evaluate a model with a metric (language models: --metric ppl)");
@@ -176,30 +194,16 @@ void addEvalVerb(CLI::App& app) {
 
 void addLanguageModelCommands(CLI::App& app) {
   using namespace cs::cli;
-  static GenArgs g;
-  auto* gen = app.add_subcommand("generate", "Generate text with a language model (greedy or sampled, KV cache)");
-  gen->add_option("model", g.model, "Zoo name, HF directory, studio .safetensors or llama2.c .bin")->required();
-  gen->add_option("--prompt", g.prompt, "Prompt text (empty: start from BOS)");
-  gen->add_option("--steps", g.steps, "Forward steps, prompt included (llama2.c convention)");
-  gen->add_option("--temperature", g.temperature, "0 = greedy");
-  gen->add_option("--top-k", g.topK, "Keep the k most likely tokens (0 = all)");
-  gen->add_option("--seed", g.seed, "Sampling seed");
-  gen->add_flag("--no-cache", g.noCache, "Recompute the whole prefix each step (no KV cache)");
-  gen->add_flag("--no-bos", g.noBos, "Do not prepend BOS to the prompt");
-  gen->add_flag("--json", g.json, "JSON output");
-  gen->callback([] {
-    int rc = runGenerate(g);
-    if (rc != 0) std::exit(rc);
-  });
-
-  // One `eval` verb: if another family registered it first, it owns the verb.
-  bool haveEval = true;
-  try {
-    haveEval = app.get_subcommand("eval") != nullptr;
-  } catch (const CLI::Error&) {
-    haveEval = false;
-  }
-  if (!haveEval) addEvalVerb(app);
+  // `generate` and `eval` are shared verbs: a family that registered one first owns it.
+  auto has = [&app](const std::string& verb) {
+    try {
+      return app.get_subcommand(verb) != nullptr;
+    } catch (const CLI::Error&) {
+      return false;
+    }
+  };
+  if (!has("generate")) addGenerateVerb(app);
+  if (!has("eval")) addEvalVerb(app);
 
   // Options of `cstudio train` that only lm-fortunes reads. Each is added only if no other
   // family added one of the same name (CLI11 refuses duplicates).
