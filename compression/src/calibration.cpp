@@ -52,4 +52,19 @@ Status runBatches(const ModelImpl& model, const torch::Tensor& inputs, int batch
   return Unit{};
 }
 
+Status addAccuracyComparison(const Model& source, const Model& variant, const QuantizeOptions& opts, JobContext& job,
+                             nlohmann::json& metrics) {
+  if (!opts.evaluate || source.task() != Task::ImageClassification) return Unit{};
+  JobContext fpJob = job.sub(0.4, 0.7), qJob = job.sub(0.7, 1.0);
+  auto fp = evaluateModel(source, opts.evalSamples, fpJob);
+  if (!fp) return fp.error();
+  auto q = evaluateModel(variant, opts.evalSamples, qJob);
+  if (!q) return q.error();
+  metrics["fp_accuracy"] = (*fp)["accuracy"];
+  metrics["q_accuracy"] = (*q)["accuracy"];
+  metrics["eval_samples"] = (*fp)["samples"];
+  metrics["metric"] = (*fp)["metric"];
+  return Unit{};
+}
+
 }  // namespace cs::detail

@@ -23,4 +23,10 @@ Result<CalibrationSet> calibrationImages(int n, int seed);
 Status runBatches(const ModelImpl& model, const torch::Tensor& inputs, int batch, const TapObserver& observer,
                   JobContext& job, const std::string& stage);
 
+// Evaluates the source and the variant on the task metric (classifiers only; other
+// tasks leave `metrics` untouched) and records fp_accuracy, q_accuracy, eval_samples
+// and metric. Progress goes to the [0.4, 1.0] part of `job`.
+Status addAccuracyComparison(const Model& source, const Model& variant, const QuantizeOptions& opts, JobContext& job,
+                             nlohmann::json& metrics);
+
 }  // namespace cs::detail

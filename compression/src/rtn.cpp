@@ -238,17 +238,7 @@ Result<QuantizeResult> quantize(const Model& model, const Recipe& recipe0, const
     res.variant = Model(std::shared_ptr<const detail::ModelImpl>(variant));
 
     // 3. Task metric, full precision versus quantized.
-    if (opts.evaluate && model.task() == Task::ImageClassification) {
-      JobContext fpJob = job.sub(0.4, 0.7), qJob = job.sub(0.7, 1.0);
-      auto fp = evaluateModel(model, opts.evalSamples, fpJob);
-      if (!fp) return fp.error();
-      auto q = evaluateModel(res.variant, opts.evalSamples, qJob);
-      if (!q) return q.error();
-      metrics["fp_accuracy"] = (*fp)["accuracy"];
-      metrics["q_accuracy"] = (*q)["accuracy"];
-      metrics["eval_samples"] = (*fp)["samples"];
-      metrics["metric"] = (*fp)["metric"];
-    }
+    if (auto s = detail::addAccuracyComparison(model, res.variant, opts, job, metrics); !s) return s.error();
     metrics["quantized_layers"] = targets.size();
     metrics["simulated"] = true;
     res.metrics = metrics;
