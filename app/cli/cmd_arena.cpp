@@ -8,6 +8,11 @@
 #include "arena/session.h"
 #include "arena/simulator.h"
 #include "arena/store.h"
+#ifdef CS_ARENA_STUDIO
+#include "core/ArenaGenerate.h"
+#include "core/ArenaJudges.h"
+#include "engine/job.h"
+#endif
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -126,6 +131,242 @@ std::unique_ptr<arena::OutputSet> outputsOf(const arena::Session& s) {
     return std::make_unique<arena::OutputSet>(arena::loadOutputSet(s.outputRoot));
 }
 
+// Creates a session over an output set (models default to all its folders, prompts to those every model
+// has) or over explicit model and prompt lists.
+arena::Session createSession(arena::Store& store, const std::string& name, int k, const std::string& mode,
+                             std::vector<std::string> models, std::vector<std::string> prompts,
+                             const std::string& outputSet) {
+    arena::Session s;
+    s.name = name;
+    s.k = k;
+    arena::parseVoteMode(mode, &s.mode);
+    s.models = std::move(models);
+    s.prompts = std::move(prompts);
+    if (!outputSet.empty()) {
+        const auto set = arena::loadOutputSet(outputSet);
+        if (s.models.empty()) s.models = set.models;
+        for (const auto& m : s.models)
+            if (std::find(set.models.begin(), set.models.end(), m) == set.models.end())
+                fail("model '" + m + "' has no folder in output set '" + outputSet + "'");
+        for (const auto& p : set.prompts) store.upsertPrompt(p);
+        if (s.prompts.empty()) s.prompts = set.commonPrompts(s.models);
+        if (s.prompts.empty()) fail("no prompt of the output set has outputs for every model");
+        s.outputRoot = std::filesystem::absolute(outputSet).string();
+    }
+    if (static_cast<int>(s.models.size()) < s.k)
+        fail("a session with K=" + std::to_string(s.k) + " needs at least " + std::to_string(s.k) + " models");
+    s.id = store.createSession(s);
+    return s;
+}
+
+json sessionJson(const arena::Session& s) {
+    return {{"session", s.id}, {"name", s.name}, {"k", s.k}, {"mode", arena::toString(s.mode)},
+            {"models", s.models}, {"prompts", s.prompts.size()}};
+}
+
+#ifdef CS_ARENA_STUDIO
+// Verbs that need the engine: generating output sets from studio models, the Fashion-MNIST reference set and
+// the classifier judge's scores.
+void addStudioVerbs(CLI::App* arenaCmd) {
+    namespace as = cs::arenastudio;
+    auto progressJob = [](const std::string& label) {
+        auto last = std::make_shared<std::chrono::steady_clock::time_point>();
+        return cs::JobContext([label, last](double f, const std::string& stage) {
+            const auto now = std::chrono::steady_clock::now();
+            if (f < 1.0 && now - *last < std::chrono::milliseconds(500)) return;
+            *last = now;
+            std::fprintf(stderr, "%s: %3.0f%% %s\n", label.c_str(), 100 * f, stage.c_str());
+        });
+    };
+    // ---- generate ----
+    {
+        struct Opt {
+            Common c;
+            std::vector<std::string> models;
+            std::string prompts, classes, seeds = "0", out, name = "generated", mode = "rank";
+            int k = 2;
+            bool overwrite = false;
+        };
+        auto o = std::make_shared<Opt>();
+        CLI::App* sub = arenaCmd->add_subcommand(
+            "generate", "Generate an output set from studio models (each --model is a variant with its settings), "
+                        "optionally creating a session over it");
+        addCommon(sub, o->c, false);
+        sub->add_option("--model,-m", o->models,
+                        "Variant: NAME[@t=TEMP,k=TOPK,steps=N,label=FOLDER] (repeat; e.g. lm-fortunes@t=1.5)")
+            ->required();
+        sub->add_option("--prompts", o->prompts, "Prompts file: one text prompt per line, or .jsonl/.json {id,text,class,seed}");
+        sub->add_option("--classes", o->classes, "Image generators: classes, e.g. 0-9 (prompt = class + seed)");
+        sub->add_option("--seeds", o->seeds, "Image generators: seeds per class, e.g. 0-3");
+        sub->add_option("--out", o->out, "Output set folder")->required();
+        sub->add_flag("--overwrite", o->overwrite, "Regenerate outputs that already exist");
+        sub->add_option("--session-name", o->name, "With --workspace: the session's name");
+        sub->add_option("--k", o->k, "With --workspace: outputs per match (2..6)")->check(CLI::Range(2, 6));
+        sub->add_option("--mode", o->mode, "With --workspace: rank or best")->check(CLI::IsMember({"rank", "best"}));
+        sub->callback(guarded([o, progressJob]() {
+            as::GenerateSetOptions g;
+            g.outDir = o->out;
+            g.overwrite = o->overwrite;
+            for (const auto& m : o->models) g.variants.push_back(as::parseVariantSpec(m));
+            if (!o->prompts.empty() && !o->classes.empty()) fail("give --prompts or --classes, not both");
+            if (!o->prompts.empty()) {
+                g.prompts = as::readPromptsFile(o->prompts);
+            } else if (!o->classes.empty()) {
+                std::vector<int> cls;
+                for (auto c : as::parseRangeList(o->classes)) cls.push_back(static_cast<int>(c));
+                g.prompts = as::classPrompts(cls, as::parseRangeList(o->seeds));
+            } else {
+                fail("give --prompts FILE (text prompts) or --classes/--seeds (image generators)");
+            }
+            auto job = progressJob("generate");
+            const auto rep = as::generateOutputSet(g, job);
+            json j = {{"out", o->out}, {"written", rep.written}, {"kept", rep.kept}, {"seconds", rep.seconds},
+                      {"variants", rep.folders.size()}, {"prompts", g.prompts.size()}};
+            if (!o->c.workspace.empty()) {
+                arena::Store store(o->c.workspace);
+                const auto s = createSession(store, o->name, o->k, o->mode, {}, {}, o->out);
+                j["session"] = sessionJson(s);
+            }
+            if (o->c.asJson) {
+                std::cout << j.dump(1) << std::endl;
+            } else {
+                std::cout << "wrote " << rep.written << " outputs (" << rep.kept << " kept) for " << rep.folders.size()
+                          << " variants x " << g.prompts.size() << " prompts into " << o->out << " in " << rep.seconds
+                          << " s" << std::endl;
+                if (j.contains("session")) std::cout << "session " << j["session"]["session"].get<long long>() << std::endl;
+            }
+        }));
+    }
+    // ---- reference-set ----
+    {
+        struct Opt {
+            std::string out, noise = "0.3,0.6,1.0";
+            int prompts = 40;
+            unsigned long long seed = 0;
+        };
+        auto o = std::make_shared<Opt>();
+        CLI::App* sub = arenaCmd->add_subcommand(
+            "reference-set", "Write a Fashion-MNIST output set of known quality: real test images of the prompt's class, "
+                             "noise-corrupted copies, images of a wrong class");
+        sub->add_option("--out", o->out, "Output set folder")->required();
+        sub->add_option("--prompts", o->prompts, "Prompts (class = i mod 10)")->check(CLI::Range(1, 10000));
+        sub->add_option("--noise", o->noise, "Comma-separated noise standard deviations (pixels in [0,1])");
+        sub->add_option("--seed", o->seed, "Seed for image choice and noise");
+        sub->callback(guarded([o]() {
+            std::vector<double> levels;
+            for (const auto& x : splitList(o->noise)) {
+                try {
+                    levels.push_back(std::stod(x));
+                } catch (const std::exception&) {
+                    fail("--noise takes comma-separated numbers, got '" + o->noise + "'");
+                }
+            }
+            const auto models = as::writeFmnistReferenceSet(o->out, o->prompts, levels, o->seed);
+            std::cout << json{{"out", o->out}, {"models", models}, {"prompts", o->prompts}}.dump(1) << std::endl;
+        }));
+    }
+    // ---- auto-vote ----
+    {
+        struct Opt {
+            Common c;
+            long long session = 0;
+            int matches = 20;
+            std::string by = "classifier", order, classifier = "vit-fmnist";
+            unsigned long long seed = 1;
+        };
+        auto o = std::make_shared<Opt>();
+        CLI::App* sub = arenaCmd->add_subcommand(
+            "auto-vote", "Plan and vote matches automatically: by the classifier judge, or by a fixed model order "
+                         "(a simulated human who always agrees with it)");
+        addCommon(sub, o->c);
+        sub->add_option("--session", o->session, "Session id")->required();
+        sub->add_option("--matches", o->matches, "Number of matches to vote")->check(CLI::Range(1, 100000));
+        sub->add_option("--by", o->by, "classifier or order")->check(CLI::IsMember({"classifier", "order"}));
+        sub->add_option("--order", o->order, "--by order: comma-separated models, best first");
+        sub->add_option("--classifier", o->classifier, "--by classifier: the classifier model");
+        sub->add_option("--seed", o->seed, "Matchmaking seed (match i uses seed + i)");
+        sub->callback(guarded([o]() {
+            arena::Store store(o->c.workspace);
+            const auto s = store.session(o->session);
+            if (!s) fail("no session " + std::to_string(o->session));
+            const auto set = outputsOf(*s);
+            std::unique_ptr<arena::Judge> judge;
+            std::vector<std::string> order = splitList(o->order);
+            std::string judgeId;
+            if (o->by == "classifier") {
+                if (!set) fail("session " + std::to_string(o->session) + " has no output set to classify");
+                judge = as::makeClassifierJudge(std::make_shared<as::ClassifierScorer>(o->classifier));
+                judgeId = judge->name();
+            } else {
+                if (order.empty()) fail("--by order needs --order model1,model2,...");
+                for (const auto& m : s->models)
+                    if (std::find(order.begin(), order.end(), m) == order.end())
+                        fail("--order does not rank session model '" + m + "'");
+                judgeId = "order";
+            }
+            arena::PlanOptions plan;
+            int voted = 0;
+            for (int i = 0; i < o->matches; ++i) {
+                plan.seed = o->seed + static_cast<unsigned long long>(i);
+                const auto m = arena::planMatch(store, o->session, judgeId, plan, set.get());
+                const int k = static_cast<int>(m.candidates.size());
+                std::vector<int> best(k);  // slot indices, best first
+                if (judge) {
+                    arena::JudgeRequest req;
+                    if (auto info = store.prompt(m.prompt)) req.prompt = *info;
+                    req.prompt.key = m.prompt;
+                    for (const auto& c : m.candidates) req.outputs.push_back({set->output(c, m.prompt).value_or(""), {}, 0.0});
+                    best = arena::rankWithRetry(*judge, req);
+                } else {
+                    for (int j = 0; j < k; ++j) best[j] = j;
+                    auto pos = [&](int slot) {
+                        return std::find(order.begin(), order.end(), m.candidates[slot]) - order.begin();
+                    };
+                    std::sort(best.begin(), best.end(), [&](int a, int b) { return pos(a) < pos(b); });
+                }
+                std::vector<int> ranks(k);
+                for (int r = 0; r < k; ++r) ranks[best[r]] = r + 1;
+                store.castVote(m.id, ranks, arena::VoteMode::Rank, judgeId);
+                ++voted;
+            }
+            const json j = {{"session", o->session}, {"votes", voted}, {"judge", judgeId}};
+            if (o->c.asJson) std::cout << j.dump(1) << std::endl;
+            else std::cout << "cast " << voted << " votes as judge '" << judgeId << "'" << std::endl;
+        }));
+    }
+    // ---- score ----
+    {
+        struct Opt {
+            Common c;
+            std::string set, classifier = "vit-fmnist", scoresOut;
+        };
+        auto o = std::make_shared<Opt>();
+        CLI::App* sub = arenaCmd->add_subcommand(
+            "score", "Classifier judge over an image output set: per-model mean P(prompt class) and top-1 agreement");
+        addCommon(sub, o->c, false);
+        sub->add_option("--output-set", o->set, "Output set folder")->required();
+        sub->add_option("--classifier", o->classifier, "Classifier model (zoo name or file)");
+        sub->add_option("--scores-out", o->scoresOut, "Write every output's score as JSON (usable as eval --scores)");
+        sub->callback(guarded([o, progressJob]() {
+            as::ClassifierScorer scorer(o->classifier);
+            auto job = progressJob("score");
+            const auto rep = as::scoreOutputSet(scorer, o->set, job);
+            if (!o->scoresOut.empty()) writeFile(o->scoresOut, json(rep.scores).dump(1) + "\n");
+            if (o->c.asJson) {
+                json rows = json::array();
+                for (const auto& r : rep.rows)
+                    rows.push_back({{"model", r.model}, {"mean_score", r.meanScore}, {"top1", r.top1}, {"outputs", r.outputs}});
+                std::cout << json{{"classifier", o->classifier}, {"rows", rows}}.dump(1) << std::endl;
+                return;
+            }
+            std::printf("%-24s %12s %8s %8s\n", "model", "mean P(cls)", "top-1", "outputs");
+            for (const auto& r : rep.rows)
+                std::printf("%-24s %12.4f %8.3f %8d\n", r.model.c_str(), r.meanScore, r.top1, r.outputs);
+        }));
+    }
+}
+#endif
+
 }  // namespace
 
 void addArenaCommands(CLI::App& app) {
@@ -150,29 +391,10 @@ void addArenaCommands(CLI::App& app) {
         sub->add_option("--mode", o->mode, "Voting mode: rank or best")->check(CLI::IsMember({"rank", "best"}));
         sub->callback(guarded([o]() {
             arena::Store store(o->c.workspace);
-            arena::Session s;
-            s.name = o->name;
-            s.k = o->k;
-            arena::parseVoteMode(o->mode, &s.mode);
-            s.models = splitList(o->models);
-            s.prompts = splitList(o->prompts);
-            if (!o->outputSet.empty()) {
-                const auto set = arena::loadOutputSet(o->outputSet);
-                if (s.models.empty()) s.models = set.models;
-                for (const auto& m : s.models)
-                    if (std::find(set.models.begin(), set.models.end(), m) == set.models.end())
-                        fail("model '" + m + "' has no folder in output set '" + o->outputSet + "'");
-                for (const auto& p : set.prompts) store.upsertPrompt(p);
-                if (s.prompts.empty()) s.prompts = set.commonPrompts(s.models);
-                if (s.prompts.empty()) fail("no prompt of the output set has outputs for every model");
-                s.outputRoot = std::filesystem::absolute(o->outputSet).string();
-            }
-            if (static_cast<int>(s.models.size()) < s.k)
-                fail("a session with K=" + std::to_string(s.k) + " needs at least " + std::to_string(s.k) + " models");
-            s.id = store.createSession(s);
+            const auto s = createSession(store, o->name, o->k, o->mode, splitList(o->models), splitList(o->prompts),
+                                         o->outputSet);
             if (o->c.asJson)
-                std::cout << json{{"session", s.id}, {"name", s.name}, {"k", s.k}, {"mode", arena::toString(s.mode)},
-                                  {"models", s.models}, {"prompts", s.prompts.size()}}.dump(1) << std::endl;
+                std::cout << sessionJson(s).dump(1) << std::endl;
             else
                 std::cout << "session " << s.id << " (" << s.models.size() << " models, K=" << s.k << ", "
                           << s.prompts.size() << " prompts)" << std::endl;
@@ -470,7 +692,7 @@ void addArenaCommands(CLI::App& app) {
         struct Opt {
             Common c;
             arena::StudyConfig cfg;
-            std::string out, model, scores, correction = "code";
+            std::string out, model, scores, correction = "code", judge, classifier = "vit-fmnist";
             long long session = 0;
             bool noMatching = false;
         };
@@ -491,20 +713,23 @@ void addArenaCommands(CLI::App& app) {
         sub->add_option("--model", o->model, "Workspace: the model to evaluate (its output-set folder holds its outputs)");
         sub->add_option("--scores", o->scores,
                         "Workspace: JSON object {output path (absolute, or relative to the output set): judge score}");
+        sub->add_option("--judge", o->judge, "Workspace: scores (a --scores file) or classifier (the Fashion-MNIST "
+                                             "classifier's probability of the prompt's class)")
+            ->check(CLI::IsMember({"scores", "classifier"}));
+        sub->add_option("--classifier", o->classifier, "Workspace, --judge classifier: the classifier model");
         sub->add_option("--correction", o->correction, "code, paper, moment or none")
             ->check(CLI::IsMember({"code", "paper", "moment", "none"}));
         sub->add_flag("--no-dynamic-matching", o->noMatching, "Random instance order (ablation)");
         sub->callback(guarded([o, sub]() {
             if (!o->c.workspace.empty()) {
-                if (o->session <= 0 || o->model.empty() || o->scores.empty())
-                    fail("evaluating a workspace model needs --session, --model and --scores");
+                if (o->judge.empty()) o->judge = o->scores.empty() ? "classifier" : "scores";
+                if (o->session <= 0 || o->model.empty() || (o->judge == "scores" && o->scores.empty()))
+                    fail("evaluating a workspace model needs --session, --model and --scores or --judge classifier");
                 arena::Store store(o->c.workspace);
                 const auto s = store.session(o->session);
                 if (!s) fail("no session " + std::to_string(o->session));
                 if (s->outputRoot.empty()) fail("session " + std::to_string(o->session) + " has no output set");
                 const auto set = arena::loadOutputSet(s->outputRoot);
-                const json scores = json::parse(readFile(o->scores));
-                if (!scores.is_object()) fail("--scores must hold a JSON object of path: score");
                 const auto votes = arena::replayOrder(store.votes(o->session));
                 const auto board = arena::trueskillRatings(votes);
                 auto instances = arena::curateInstances(votes, board, 0.75, o->model, [&](const arena::Vote& v) {
@@ -517,12 +742,29 @@ void addArenaCommands(CLI::App& app) {
                                           [&](const arena::EvalInstance& in) { return !set.output(o->model, in.prompt); }),
                            inst.end());
                 if (inst.empty()) fail("no curated instance has an output of '" + o->model + "'");
-                arena::ScoreJudge judge("scores", [&](const arena::JudgeOutput& out, const arena::PromptInfo&) {
-                    std::string rel = std::filesystem::path(out.path).lexically_relative(set.root).generic_string();
-                    for (const std::string& key : {out.path, rel})
-                        if (scores.contains(key) && scores[key].is_number()) return scores[key].get<double>();
-                    throw std::runtime_error("no judge score for '" + out.path + "'");
-                });
+                for (auto& in : inst)
+                    for (const auto& pi : set.prompts)
+                        if (pi.key == in.prompt) in.promptInfo = pi;
+                std::unique_ptr<arena::Judge> judge;
+                if (o->judge == "scores") {
+                    const json scores = json::parse(readFile(o->scores));
+                    if (!scores.is_object()) fail("--scores must hold a JSON object of path: score");
+                    const std::string root = set.root;
+                    judge = std::make_unique<arena::ScoreJudge>("scores", [scores, root](const arena::JudgeOutput& out,
+                                                                                         const arena::PromptInfo&) {
+                        std::string rel = std::filesystem::path(out.path).lexically_relative(root).generic_string();
+                        for (const std::string& key : {out.path, rel})
+                            if (scores.contains(key) && scores[key].is_number()) return scores[key].get<double>();
+                        throw std::runtime_error("no judge score for '" + out.path + "'");
+                    });
+                } else {
+#ifdef CS_ARENA_STUDIO
+                    judge = cs::arenastudio::makeClassifierJudge(
+                        std::make_shared<cs::arenastudio::ClassifierScorer>(o->classifier));
+#else
+                    fail("this build has no classifier judge (the arena was built without the engine)");
+#endif
+                }
                 arena::EvalParams p;
                 p.heldOut = o->model;
                 p.seed = o->cfg.seed;
@@ -530,12 +772,12 @@ void addArenaCommands(CLI::App& app) {
                 p.correction = o->correction == "paper" ? arena::Correction::Paper
                              : o->correction == "moment" ? arena::Correction::MomentMatched
                              : o->correction == "none" ? arena::Correction::None : arena::Correction::Code;
-                const auto res = arena::evaluateNewModel(instances, board, judge, [&](const arena::EvalInstance& in) {
+                const auto res = arena::evaluateNewModel(instances, board, *judge, [&](const arena::EvalInstance& in) {
                     arena::JudgeOutput out;
                     out.path = *set.output(o->model, in.prompt);
                     return out;
                 }, p);
-                json j = {{"model", o->model}, {"mu", res.rating.mu}, {"sigma", res.rating.sigma}, {"score", res.score},
+                json j = {{"model", o->model}, {"judge", judge->name()}, {"mu", res.rating.mu}, {"sigma", res.rating.sigma}, {"score", res.score},
                           {"rank", res.rank}, {"runs", res.runs}, {"converged", res.converged},
                           {"instances", inst.size()}, {"instances_considered", instances.considered}};
                 if (auto it = board.find(o->model); it != board.end()) {
@@ -566,4 +808,7 @@ void addArenaCommands(CLI::App& app) {
             }
         }));
     }
+#ifdef CS_ARENA_STUDIO
+    addStudioVerbs(arenaCmd);
+#endif
 }

@@ -193,6 +193,7 @@ EvalResult evaluateNewModel(const InstanceSet& set, const std::map<std::string, 
         std::iota(shown.begin(), shown.end(), 0);
         if (p.shuffle) std::shuffle(shown.begin(), shown.end(), rng);
         JudgeRequest req;
+        req.prompt = in.promptInfo;
         req.prompt.key = in.prompt;
         req.rubric = p.rubric;
         for (int idx : shown) req.outputs.push_back(all[idx]);

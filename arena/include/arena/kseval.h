@@ -96,6 +96,7 @@ double spearman(const std::vector<double>& a, const std::vector<double>& b);
 struct EvalInstance {
     std::int64_t voteId = 0;
     std::string prompt;
+    PromptInfo promptInfo;              // text, class and seed when known (judges may need the class)
     std::vector<std::string> models;    // K arena models, slot order
     std::vector<int> humanRanks;        // 1 = best
     std::vector<JudgeOutput> outputs;   // the K arena outputs
