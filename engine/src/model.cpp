@@ -75,6 +75,7 @@ std::shared_ptr<detail::ModelImpl> openNativeSafetensors(const std::string& path
   auto st = detail::readSafeTensors(path);
   if (!st) throw EngineError(st.error());
   auto fam = st->metadata.find("family");
+  if (fam == st->metadata.end() && detail::looksLikeTimmVit(*st)) return detail::openTimmVit(*st, path);
   if (fam == st->metadata.end())
     throw EngineError(Error::badFile(path, "safetensors file has no 'family' in its metadata; "
                                            "the studio cannot tell which architecture it holds"));

@@ -11,10 +11,21 @@ namespace cs::detail {
 struct VitConfig {
   int imgSize = 28, patch = 4, inChans = 1, dim = 64, depth = 4, heads = 4, mlpDim = 128, classes = 10;
   double lnEps = 1e-6;
+  bool distilled = false;  // DeiT distilled: a dist_token after cls_token and a head_dist
+  bool qkvBias = true;
   std::map<std::string, std::string> toMetadata() const;
   static VitConfig fromMetadata(const std::map<std::string, std::string>& m);
-  int tokens() const { return (imgSize / patch) * (imgSize / patch) + 1; }
+  int prefixTokens() const { return distilled ? 2 : 1; }
+  int tokens() const { return (imgSize / patch) * (imgSize / patch) + prefixTokens(); }
 };
+
+// Whether a safetensors file holds a timm ViT/DeiT state dict (timm names, no studio
+// metadata), and opening one. The architecture is inferred from the shapes; the head
+// count, which shapes cannot tell, comes from a config.json beside the file (this
+// project's {"class", "kwargs"} form, or timm's hub form with "architecture" or
+// "num_heads"), else dim/64 as in timm's standard sizes. Throws EngineError naming the file.
+bool looksLikeTimmVit(const SafeTensors& st);
+std::shared_ptr<class VitModel> openTimmVit(const SafeTensors& st, const std::string& file);
 
 class VitModel : public ModelImpl {
  public:
@@ -32,6 +43,10 @@ class VitModel : public ModelImpl {
   torch::Tensor forward(const torch::Tensor& images, const ForwardCtx& ctx) const override;
   // Pre-logit features (after the final norm, CLS token), for feature metrics.
   torch::Tensor features(const torch::Tensor& images, const ForwardCtx& ctx) const;
+  // Every token after the final norm, [B, tokens, dim]. Taps on the way: "patch_embed"
+  // (LayerOutput, [B, patches, dim] before the prefix tokens), "pos_embed" (LayerOutput,
+  // the first block's input), each block's BlockOutput and "norm" (NormOutput).
+  torch::Tensor tokens(const torch::Tensor& images, const ForwardCtx& ctx) const;
 
   const VitConfig& config() const { return cfg_; }
   torch::Tensor& param(const std::string& name);
