@@ -24,8 +24,22 @@ torch::Tensor sampleDiffusion(const EpsModel& model, const NoiseSchedule& sched,
   auto gen = at::detail::createCPUGenerator(opt.seed);
   auto ac = sched.alphasCumprod.to(torch::kCPU);
   const auto* a = ac.data_ptr<double>();
-  auto x = torch::randn(shape, gen, torch::TensorOptions().dtype(torch::kFloat));
   const int64_t B = shape.at(0);
+  if (!opt.sampleSeeds.empty() && int64_t(opt.sampleSeeds.size()) != B)
+    throw EngineError(Error::badArgument("sampler: " + std::to_string(opt.sampleSeeds.size()) + " seeds for a batch of " +
+                                         std::to_string(B)));
+  std::vector<at::Generator> gens;
+  for (auto s : opt.sampleSeeds) gens.push_back(at::detail::createCPUGenerator(s));
+  auto noise = [&]() {
+    const auto f = torch::TensorOptions().dtype(torch::kFloat);
+    if (gens.empty()) return torch::randn(shape, gen, f);
+    auto one = shape;
+    one[0] = 1;
+    std::vector<torch::Tensor> parts;
+    for (auto& g : gens) parts.push_back(torch::randn(one, g, f));
+    return torch::cat(parts);
+  };
+  auto x = noise();
   const bool cfg = opt.nullClass >= 0 && labels.defined() && opt.guidance != 1.0;
   for (size_t k = 0; k < ts.size(); ++k) {
     if (opt.cancelled && opt.cancelled()) return {};
@@ -51,14 +65,14 @@ torch::Tensor sampleDiffusion(const EpsModel& model, const NoiseSchedule& sched,
       // Re-derive eps from the (possibly clipped) x0, as diffusers does.
       auto epsUsed = (x - std::sqrt(at_) * x0) / std::sqrt(1 - at_);
       x = std::sqrt(ap) * x0 + std::sqrt(std::max(1 - ap - sigma * sigma, 0.0)) * epsUsed;
-      if (sigma > 0 && prev >= 0) x = x + sigma * torch::randn(shape, gen, torch::TensorOptions().dtype(torch::kFloat));
+      if (sigma > 0 && prev >= 0) x = x + sigma * noise();
     } else {
       const double alphaT = at_ / ap, betaT = 1 - alphaT;
       const double c0 = std::sqrt(ap) * betaT / (1 - at_), ct = std::sqrt(alphaT) * (1 - ap) / (1 - at_);
       x = c0 * x0 + ct * x;
       if (prev >= 0) {
         const double var = std::max((1 - ap) / (1 - at_) * betaT, 1e-20);
-        x = x + std::sqrt(var) * torch::randn(shape, gen, torch::TensorOptions().dtype(torch::kFloat));
+        x = x + std::sqrt(var) * noise();
       }
     }
   }

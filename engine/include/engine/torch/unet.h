@@ -129,6 +129,9 @@ struct SamplerOptions {
   bool clipSample = true;     // clip predicted x0 to [-clipRange, clipRange]
   double clipRange = 1.0;
   uint64_t seed = 0;
+  // If not empty (one per sample): sample i draws all its noise from its own generator
+  // seeded with sampleSeeds[i], so an image depends on its seed, not on its batch.
+  std::vector<uint64_t> sampleSeeds;
   std::function<void(int step, int64_t t)> onStep;  // before each model call
   std::function<bool()> cancelled;                   // checked each step
 };
