@@ -114,12 +114,29 @@ std::vector<LayerInfo> DecoderLM::layers() const {
   return out;
 }
 
-torch::Tensor DecoderLM::linear(const std::string& layer, const torch::Tensor& xIn, const ForwardCtx& ctx) const {
+torch::Tensor DecoderLM::linear(const std::string& layer, const torch::Tensor& xIn, const ForwardCtx& ctx,
+                                const LinearFn* lin) const {
   auto x = ctx.tap(layer, TapKind::LayerInput, xIn);
   auto w = weight(layer + ".weight");
   auto bi = index_.find(layer + ".bias");
+  if (lin && *lin) return (*lin)(layer, x, w, bi != index_.end() ? weights_[bi->second].second : torch::Tensor());
   if (bi != index_.end()) return torch::linear(x, w, weights_[bi->second].second);
   return torch::matmul(x, w.t());
+}
+
+void DecoderLM::setWeight(const std::string& name, torch::Tensor t) {
+  auto it = index_.find(name);
+  if (it != index_.end()) {
+    weights_[it->second].second = std::move(t);
+    return;
+  }
+  // insert after the last tensor of the same module
+  const auto module = name.substr(0, name.rfind('.') + 1);
+  size_t at = weights_.size();
+  for (size_t i = 0; i < weights_.size(); ++i)
+    if (weights_[i].first.rfind(module, 0) == 0) at = i + 1;
+  weights_.insert(weights_.begin() + static_cast<std::ptrdiff_t>(at), {name, std::move(t)});
+  reindex();
 }
 
 torch::Tensor DecoderLM::rope(const torch::Tensor& x, int64_t pos0) const {
@@ -145,12 +162,12 @@ torch::Tensor DecoderLM::rope(const torch::Tensor& x, int64_t pos0) const {
 }
 
 torch::Tensor DecoderLM::attention(const std::string& p, const torch::Tensor& x, const ForwardCtx& ctx,
-                                   KvCache* cache, int64_t layer, int64_t pos0) const {
+                                   KvCache* cache, int64_t layer, int64_t pos0, const LinearFn* lin) const {
   const int64_t B = x.size(0), T = x.size(1), H = cfg_.heads, KV = cfg_.kvHeads, hd = cfg_.headDim;
   const bool opt = cfg_.arch == "opt";
-  auto q = linear(p + "q_proj", x, ctx).view({B, T, H, hd}).transpose(1, 2);
-  auto k = linear(p + "k_proj", x, ctx).view({B, T, KV, hd}).transpose(1, 2);
-  auto v = linear(p + "v_proj", x, ctx).view({B, T, KV, hd}).transpose(1, 2);
+  auto q = linear(p + "q_proj", x, ctx, lin).view({B, T, H, hd}).transpose(1, 2);
+  auto k = linear(p + "k_proj", x, ctx, lin).view({B, T, KV, hd}).transpose(1, 2);
+  auto v = linear(p + "v_proj", x, ctx, lin).view({B, T, KV, hd}).transpose(1, 2);
   if (!opt) {
     q = rope(q, pos0);
     k = rope(k, pos0);
@@ -180,7 +197,7 @@ torch::Tensor DecoderLM::attention(const std::string& p, const torch::Tensor& x,
   auto probs = torch::softmax(scores, -1);
   probs = ctx.tap(p + "self_attn", TapKind::Softmax, probs);
   auto out = torch::matmul(probs, v).transpose(1, 2).reshape({B, T, H * hd});
-  return linear(p + (opt ? "out_proj" : "o_proj"), out, ctx);
+  return linear(p + (opt ? "out_proj" : "o_proj"), out, ctx, lin);
 }
 
 torch::Tensor DecoderLM::forward(const torch::Tensor& input, const ForwardCtx& ctx) const {
@@ -202,21 +219,72 @@ torch::Tensor DecoderLM::forwardTokens(const torch::Tensor& tokens, const Forwar
   return logits;
 }
 
+torch::Tensor DecoderLM::llamaBlock(int64_t i, torch::Tensor h, const ForwardCtx& ctx, KvCache* cache, int64_t pos0,
+                                    const LinearFn* lin) const {
+  const auto p = layerPrefix(i);
+  auto x = ctx.tap(p + "input_layernorm", TapKind::NormOutput,
+                   rmsNorm(h, weight(p + "input_layernorm.weight"), cfg_.normEps));
+  h = h + attention(p + "self_attn.", x, ctx, cache, i, pos0, lin);
+  x = ctx.tap(p + "post_attention_layernorm", TapKind::NormOutput,
+              rmsNorm(h, weight(p + "post_attention_layernorm.weight"), cfg_.normEps));
+  auto g = torch::silu(linear(p + "mlp.gate_proj", x, ctx, lin)) * linear(p + "mlp.up_proj", x, ctx, lin);
+  h = h + linear(p + "mlp.down_proj", g, ctx, lin);
+  return ctx.tap(p.substr(0, p.size() - 1), TapKind::BlockOutput, h);
+}
+
+torch::Tensor DecoderLM::optBlock(int64_t i, torch::Tensor h, const ForwardCtx& ctx, KvCache* cache, int64_t pos0,
+                                  const LinearFn* lin) const {
+  const auto p = layerPrefix(i);
+  auto ln = [&](const std::string& n, const torch::Tensor& x) {
+    return ctx.tap(n, TapKind::NormOutput,
+                   torch::layer_norm(x, {cfg_.dim}, weight(n + ".weight"), weight(n + ".bias"), cfg_.normEps));
+  };
+  auto x = cfg_.optPreNorm ? ln(p + "self_attn_layer_norm", h) : h;
+  h = h + attention(p + "self_attn.", x, ctx, cache, i, pos0, lin);
+  if (!cfg_.optPreNorm) h = ln(p + "self_attn_layer_norm", h);
+  x = cfg_.optPreNorm ? ln(p + "final_layer_norm", h) : h;
+  h = h + linear(p + "fc2", torch::relu(linear(p + "fc1", x, ctx, lin)), ctx, lin);
+  if (!cfg_.optPreNorm) h = ln(p + "final_layer_norm", h);
+  return ctx.tap(p.substr(0, p.size() - 1), TapKind::BlockOutput, h);
+}
+
+torch::Tensor DecoderLM::embed(const torch::Tensor& tokens, const ForwardCtx& ctx) const {
+  if (cfg_.arch != "opt") return torch::embedding(weight("model.embed_tokens.weight"), tokens);
+  auto h = torch::embedding(weight("model.decoder.embed_tokens.weight"), tokens);
+  if (hasWeight("model.decoder.project_in.weight")) h = linear("model.decoder.project_in", h, ctx);
+  auto posIds = torch::arange(0, tokens.size(1), torch::TensorOptions().dtype(torch::kLong)) + cfg_.optPosOffset;
+  return h + torch::embedding(weight("model.decoder.embed_positions.weight"), posIds).unsqueeze(0);
+}
+
+torch::Tensor DecoderLM::block(int64_t i, const torch::Tensor& h, const ForwardCtx& ctx, const LinearFn* lin) const {
+  return cfg_.arch == "opt" ? optBlock(i, h, ctx, nullptr, 0, lin) : llamaBlock(i, h, ctx, nullptr, 0, lin);
+}
+
+torch::Tensor DecoderLM::head(const torch::Tensor& hIn, const ForwardCtx& ctx) const {
+  auto h = hIn;
+  if (cfg_.arch == "opt") {
+    if (hasWeight("model.decoder.final_layer_norm.weight"))
+      h = ctx.tap("model.decoder.final_layer_norm", TapKind::NormOutput,
+                  torch::layer_norm(h, {cfg_.dim}, weight("model.decoder.final_layer_norm.weight"),
+                                    weight("model.decoder.final_layer_norm.bias"), cfg_.normEps));
+    if (hasWeight("model.decoder.project_out.weight")) h = linear("model.decoder.project_out", h, ctx);
+  } else {
+    h = ctx.tap("model.norm", TapKind::NormOutput, rmsNorm(h, weight("model.norm.weight"), cfg_.normEps));
+  }
+  if (cfg_.tiedHead) {
+    auto x = ctx.tap("lm_head", TapKind::LayerInput, h);
+    return torch::matmul(x, weight(cfg_.arch == "opt" ? "model.decoder.embed_tokens.weight" : "model.embed_tokens.weight").t());
+  }
+  return linear("lm_head", h, ctx);
+}
+
 torch::Tensor DecoderLM::llamaForward(const torch::Tensor& tokens, const ForwardCtx& ctx, KvCache* cache,
                                       std::vector<torch::Tensor>* hidden) const {
   const int64_t pos0 = cache ? cache->length : 0;
   auto h = torch::embedding(weight("model.embed_tokens.weight"), tokens);
   if (hidden) hidden->push_back(h);
   for (int64_t i = 0; i < cfg_.layers; ++i) {
-    const auto p = layerPrefix(i);
-    auto x = ctx.tap(p + "input_layernorm", TapKind::NormOutput,
-                     rmsNorm(h, weight(p + "input_layernorm.weight"), cfg_.normEps));
-    h = h + attention(p + "self_attn.", x, ctx, cache, i, pos0);
-    x = ctx.tap(p + "post_attention_layernorm", TapKind::NormOutput,
-                rmsNorm(h, weight(p + "post_attention_layernorm.weight"), cfg_.normEps));
-    auto g = torch::silu(linear(p + "mlp.gate_proj", x, ctx)) * linear(p + "mlp.up_proj", x, ctx);
-    h = h + linear(p + "mlp.down_proj", g, ctx);
-    h = ctx.tap(p.substr(0, p.size() - 1), TapKind::BlockOutput, h);
+    h = llamaBlock(i, h, ctx, cache, pos0, nullptr);
     if (hidden) hidden->push_back(h);
   }
   h = ctx.tap("model.norm", TapKind::NormOutput, rmsNorm(h, weight("model.norm.weight"), cfg_.normEps));
@@ -242,14 +310,7 @@ torch::Tensor DecoderLM::optForward(const torch::Tensor& tokens, const ForwardCt
   h = h + torch::embedding(weight("model.decoder.embed_positions.weight"), posIds).unsqueeze(0);
   if (hidden) hidden->push_back(h);
   for (int64_t i = 0; i < cfg_.layers; ++i) {
-    const auto p = layerPrefix(i);
-    auto x = cfg_.optPreNorm ? ln(p + "self_attn_layer_norm", h) : h;
-    h = h + attention(p + "self_attn.", x, ctx, cache, i, pos0);
-    if (!cfg_.optPreNorm) h = ln(p + "self_attn_layer_norm", h);
-    x = cfg_.optPreNorm ? ln(p + "final_layer_norm", h) : h;
-    h = h + linear(p + "fc2", torch::relu(linear(p + "fc1", x, ctx)), ctx);
-    if (!cfg_.optPreNorm) h = ln(p + "final_layer_norm", h);
-    h = ctx.tap(p.substr(0, p.size() - 1), TapKind::BlockOutput, h);
+    h = optBlock(i, h, ctx, cache, pos0, nullptr);
     if (hidden) hidden->push_back(h);
   }
   if (hasWeight("model.decoder.final_layer_norm.weight")) h = ln("model.decoder.final_layer_norm", h);

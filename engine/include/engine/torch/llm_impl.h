@@ -14,6 +14,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -49,6 +50,11 @@ struct KvCache {
   int64_t length = 0;
 };
 
+// Optional replacement of a Linear inside a block forward (pruning/SI training): called
+// with the layer name, its (tapped) input, weight and bias (undefined when none).
+using LinearFn = std::function<torch::Tensor(const std::string& layer, const torch::Tensor& x,
+                                             const torch::Tensor& w, const torch::Tensor& b)>;
+
 class DecoderLM : public ModelImpl {
  public:
   DecoderLM(LmConfig cfg, std::vector<std::pair<std::string, torch::Tensor>> weights,
@@ -67,6 +73,17 @@ class DecoderLM : public ModelImpl {
   torch::Tensor forwardTokens(const torch::Tensor& tokens, const ForwardCtx& ctx, KvCache* cache = nullptr,
                               std::vector<torch::Tensor>* hidden = nullptr) const;
 
+  // Block-wise pieces of forwardTokens() (no cache, positions from 0), for layer-sequential
+  // calibration and block-wise training: embed(tokens) -> block(0..layers-1) -> head().
+  // block() with `lin` routes every Linear of the block through it.
+  torch::Tensor embed(const torch::Tensor& tokens, const ForwardCtx& ctx) const;
+  torch::Tensor block(int64_t i, const torch::Tensor& h, const ForwardCtx& ctx, const LinearFn* lin = nullptr) const;
+  torch::Tensor head(const torch::Tensor& h, const ForwardCtx& ctx) const;
+  // Replaces a tensor, or adds it after the tensors of the same module (e.g. a new bias).
+  // Only for a clone that is not yet published.
+  void setWeight(const std::string& name, torch::Tensor t);
+  LmConfig& mutableConfig() { return cfg_; }
+
   const LmConfig& config() const { return cfg_; }
   const std::shared_ptr<const Tokenizer>& tokenizer() const { return tokenizer_; }
   torch::Tensor weight(const std::string& name) const;  // throws EngineError if missing
@@ -79,9 +96,14 @@ class DecoderLM : public ModelImpl {
   static std::shared_ptr<DecoderLM> randomLlama(const LmConfig& cfg, std::shared_ptr<const Tokenizer> tok);
 
  private:
-  torch::Tensor linear(const std::string& layer, const torch::Tensor& x, const ForwardCtx& ctx) const;
+  torch::Tensor linear(const std::string& layer, const torch::Tensor& x, const ForwardCtx& ctx,
+                       const LinearFn* lin = nullptr) const;
   torch::Tensor attention(const std::string& p, const torch::Tensor& x, const ForwardCtx& ctx, KvCache* cache,
-                          int64_t layer, int64_t pos0) const;
+                          int64_t layer, int64_t pos0, const LinearFn* lin = nullptr) const;
+  torch::Tensor llamaBlock(int64_t i, torch::Tensor h, const ForwardCtx& ctx, KvCache* cache, int64_t pos0,
+                           const LinearFn* lin) const;
+  torch::Tensor optBlock(int64_t i, torch::Tensor h, const ForwardCtx& ctx, KvCache* cache, int64_t pos0,
+                         const LinearFn* lin) const;
   torch::Tensor rope(const torch::Tensor& x, int64_t pos0) const;
   torch::Tensor llamaForward(const torch::Tensor& tokens, const ForwardCtx& ctx, KvCache* cache,
                              std::vector<torch::Tensor>* hidden) const;
