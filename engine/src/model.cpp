@@ -6,6 +6,7 @@
 #include "engine/model.h"
 #include "engine/torch/model_impl.h"
 #include "engine/torch/tensors.h"
+#include "engine/torch/unet.h"
 #include "engine/torch/vit.h"
 #include "torchscript_model.h"
 #if __has_include("engine/torch/llm_impl.h")
@@ -84,6 +85,11 @@ std::shared_ptr<detail::ModelImpl> openNativeSafetensors(const std::string& path
     m->load(*st, path);
     for (auto& [k, v] : st->metadata) m->properties[k] = v;
     return m;
+  }
+  if (fam->second == "unet2d") {  // diffusion UNet (config in metadata "unet_config")
+    auto u = detail::loadUNet2D(path);
+    if (!u) throw EngineError(u.error());
+    return *u;
   }
 #ifdef CS_HAVE_LLM
   if (fam->second == "llama" || fam->second == "opt") return detail::openLanguageModel(path);
