@@ -29,9 +29,12 @@ class Sam2Model;
 // An opened SAM 2.1 model (immutable).
 class Sam2 {
  public:
-  // size: "tiny", "small", "base_plus", "large" or "mini". path: safetensors with the
-  // official state_dict names. Every name and shape is checked; a mismatch is an error
-  // naming the file, the tensor, and the expected and found shapes.
+  // size: "tiny", "small", "base_plus", "large", "mini", or "auto" (the size whose every
+  // tensor name and shape matches). path: an official checkpoint as released
+  // (sam2.1_hiera_*.pt, a torch.save archive with the state dict under "model", read by
+  // the project's own pickle-subset reader) or a safetensors conversion with the official
+  // names. Every name and shape is checked; a mismatch is an error naming the file, the
+  // tensor, and the expected and found shapes.
   static Result<std::shared_ptr<const Sam2>> open(const std::string& path, const std::string& size);
   std::string size() const;
   int imageSize() const;
@@ -69,6 +72,10 @@ class Sam2VideoSession {
   // A folder of .jpg/.jpeg/.png frames, sorted by file name (needs the OpenCV build).
   static Result<std::unique_ptr<Sam2VideoSession>> openFolder(std::shared_ptr<const Sam2> model,
                                                               const std::string& folder);
+  // A folder of frames (as openFolder) or a video file (.mp4, .avi, ... as far as this
+  // OpenCV build decodes it); video frames are decoded on demand, never all held.
+  static Result<std::unique_ptr<Sam2VideoSession>> open(std::shared_ptr<const Sam2> model,
+                                                        const std::string& folderOrVideo);
   ~Sam2VideoSession();
   Sam2VideoSession(const Sam2VideoSession&) = delete;
   Sam2VideoSession& operator=(const Sam2VideoSession&) = delete;
@@ -97,6 +104,10 @@ class Sam2VideoSession {
   explicit Sam2VideoSession(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Writes one frame's objects as an 8-bit PNG (DAVIS style): 0 background, else the
+// object id (1..255) of the last present object covering the pixel. Atomic (temp + rename).
+Status writeObjectMaskPng(const Sam2FrameResult& frame, const std::string& path);
 
 // ---- DAVIS metrics (plain C++; the DAVIS-2017 evaluation package's definitions) ----
 

@@ -1,13 +1,18 @@
 // SAM 2.1 sizes, the official state_dict layout of each, and weight loading with
 // name/shape checks (see engine/torch/sam2.h).
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
 #include <set>
 #include <sstream>
 
 #include "engine/sam2.h"
 #include "engine/torch/sam2.h"
+#include "engine/torch/checkpoint.h"
 #include "engine/torch/tensors.h"
 
 namespace cs::detail::sam2 {
+namespace fs = std::filesystem;
 
 std::vector<int> Sam2Config::stageDims() const {
   std::vector<int> d;
@@ -267,17 +272,68 @@ std::shared_ptr<const Sam2Model> Sam2Model::loadSafetensors(const Sam2Config& cf
   return std::make_shared<const Sam2Model>(cfg, std::move(w), path);
 }
 
+static NamedTensorList readSam2StateDict(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (ext == ".safetensors") {
+    auto st = readSafeTensors(path);
+    if (!st.ok()) throw EngineError(st.error());
+    return std::move(st->tensors);
+  }
+  // The official releases: torch.save({"model": state_dict}, ...) zip archives.
+  CheckpointOptions opt;
+  opt.key = "model";
+  auto sd = readTorchCheckpoint(path, opt);
+  if (!sd.ok()) {
+    // Some conversions save the bare state dict.
+    CheckpointOptions bare;
+    auto flat = readTorchCheckpoint(path, bare);
+    if (!flat.ok()) throw EngineError(sd.error());
+    return std::move(*flat);
+  }
+  return std::move(*sd);
+}
+
+std::shared_ptr<const Sam2Model> Sam2Model::load(const std::string& path, const std::string& size) {
+  auto sd = readSam2StateDict(path);
+  ShapeList found;
+  for (auto& [n, t] : sd) found.emplace_back(n, t.sizes().vec());
+  Sam2Config cfg;
+  if (size.empty() || size == "auto") {
+    // The sizes differ in the trunk's width and depth: the one whose every name and
+    // shape matches is the checkpoint's.
+    bool matched = false;
+    for (const char* name : {"tiny", "small", "base_plus", "large", "mini"}) {
+      auto c = Sam2Config::byName(name);
+      if (checkTensors(c, found, path).empty()) {
+        cfg = c;
+        matched = true;
+        break;
+      }
+    }
+    if (!matched)
+      throw EngineError(Error::badFile(path, "matches none of the SAM 2.1 sizes (tiny, small, base_plus, large, "
+                                             "mini); open it with an explicit size to see the mismatching tensors"));
+  } else {
+    cfg = Sam2Config::byName(size);
+  }
+  std::unordered_map<std::string, torch::Tensor> w;
+  for (auto& [name, t] : sd) w[name] = t.to(torch::kFloat32).contiguous();
+  return std::make_shared<const Sam2Model>(cfg, std::move(w), path);
+}
+
 }  // namespace cs::detail::sam2
 
 // ---------------------------------------------------------------- plain facade parts
 
 namespace cs {
+namespace fs = std::filesystem;
 
 Result<std::shared_ptr<const Sam2>> Sam2::open(const std::string& path, const std::string& size) {
   try {
     torch::NoGradGuard ng;
-    auto cfg = detail::sam2::Sam2Config::byName(size);
-    return std::make_shared<const Sam2>(detail::sam2::Sam2Model::loadSafetensors(cfg, path));
+    if (!fs::exists(path)) return Error::notFound(path + ": no such SAM 2 checkpoint");
+    return std::make_shared<const Sam2>(detail::sam2::Sam2Model::load(path, size));
   } catch (const EngineError& e) {
     return e.error;
   } catch (const std::exception& e) {

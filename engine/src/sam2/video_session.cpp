@@ -3,6 +3,7 @@
 // CS_MINIMAL build (no OpenCV there), hence the video*.cpp name.
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
 
 #include <algorithm>
 #include <array>
@@ -20,7 +21,10 @@ using namespace detail::sam2;
 
 struct Sam2VideoSession::Impl {
   std::shared_ptr<const Sam2> model;
-  std::vector<std::string> files;
+  std::vector<std::string> files;  // a folder of frames, or
+  std::string videoPath;           // a video file, decoded on demand
+  std::unique_ptr<cv::VideoCapture> cap;
+  int frameCount = 0, nextFrame = 0;
   int W = 0, H = 0;
   std::map<int, ImageFeatures> cache;  // at most a few frames
   std::map<int, Sam2ObjectTrack> objs;
@@ -28,9 +32,27 @@ struct Sam2VideoSession::Impl {
 
   const Sam2Model& m() const { return model->impl(); }
 
-  torch::Tensor loadImage(int frame) const {
-    cv::Mat bgr = cv::imread(files.at(frame), cv::IMREAD_COLOR);
-    if (bgr.empty()) throw EngineError(Error::badFile(files.at(frame), "cannot decode the frame"));
+  int count() const { return cap ? frameCount : static_cast<int>(files.size()); }
+
+  cv::Mat decode(int frame) {
+    if (!cap) {
+      cv::Mat bgr = cv::imread(files.at(frame), cv::IMREAD_COLOR);
+      if (bgr.empty()) throw EngineError(Error::badFile(files.at(frame), "cannot decode the frame"));
+      return bgr;
+    }
+    if (frame < 0 || frame >= frameCount)
+      throw EngineError(Error::badArgument(videoPath + ": frame " + std::to_string(frame) + " out of range"));
+    // Sequential reads are the common case (propagation); seek otherwise.
+    if (frame != nextFrame) cap->set(cv::CAP_PROP_POS_FRAMES, frame);
+    cv::Mat bgr;
+    if (!cap->read(bgr) || bgr.empty())
+      throw EngineError(Error::badFile(videoPath, "cannot decode frame " + std::to_string(frame)));
+    nextFrame = frame + 1;
+    return bgr;
+  }
+
+  torch::Tensor loadImage(int frame) {
+    cv::Mat bgr = decode(frame);
     cv::Mat rgb, sized;
     cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
     const int S = m().config().imageSize;
@@ -77,7 +99,7 @@ struct Sam2VideoSession::Impl {
   }
 
   Sam2ObjectMask prompt(int frame, int objId, const PointPrompt& add, bool clearOld) {
-    if (frame < 0 || frame >= static_cast<int>(files.size()))
+    if (frame < 0 || frame >= count())
       throw EngineError(Error::badArgument("frame " + std::to_string(frame) + " out of range"));
     auto& track = objs[objId];
     auto& pts = track.points[frame];
@@ -93,7 +115,7 @@ struct Sam2VideoSession::Impl {
     else if (auto jt = track.nonCond.find(frame); jt != track.nonCond.end()) prev = &jt->second;
     if (prev && prev->predMasks.defined() && !clearOld) prevLogits = prev->predMasks.clamp(-32.0, 32.0);
     auto out = trackStep(m(), features(frame), frame, isInit, &pts, torch::Tensor(), track,
-                         static_cast<int>(files.size()), reverse, false, prevLogits);
+                         count(), reverse, false, prevLogits);
     out.pixFeatWithMem = torch::Tensor();
     track.nonCond.erase(frame);
     track.cond[frame] = out;
@@ -103,7 +125,7 @@ struct Sam2VideoSession::Impl {
 
 Sam2VideoSession::Sam2VideoSession(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Sam2VideoSession::~Sam2VideoSession() = default;
-int Sam2VideoSession::numFrames() const { return static_cast<int>(impl_->files.size()); }
+int Sam2VideoSession::numFrames() const { return impl_->count(); }
 int Sam2VideoSession::width() const { return impl_->W; }
 int Sam2VideoSession::height() const { return impl_->H; }
 
@@ -140,6 +162,61 @@ Result<std::unique_ptr<Sam2VideoSession>> Sam2VideoSession::openFolder(std::shar
     return e.error;
   } catch (const std::exception& e) {
     return Error::badFile(folder, e.what());
+  }
+}
+
+Result<std::unique_ptr<Sam2VideoSession>> Sam2VideoSession::open(std::shared_ptr<const Sam2> model,
+                                                                 const std::string& folderOrVideo) {
+  std::error_code ec;
+  if (fs::is_directory(folderOrVideo, ec)) return openFolder(std::move(model), folderOrVideo);
+  try {
+    if (!model) return Error::badArgument("no SAM 2 model");
+    if (!fs::exists(folderOrVideo, ec)) return Error::notFound(folderOrVideo + ": no such video file or folder");
+    auto impl = std::make_unique<Impl>();
+    impl->model = std::move(model);
+    impl->videoPath = folderOrVideo;
+    impl->cap = std::make_unique<cv::VideoCapture>(folderOrVideo);
+    if (!impl->cap->isOpened())
+      return Error::badFile(folderOrVideo, "OpenCV cannot open it as a video (unknown container or codec)");
+    // Count the frames exactly (the container's count can be an estimate): one pass of
+    // grab() without keeping any frame, then rewind.
+    int n = 0;
+    while (impl->cap->grab()) ++n;
+    if (n == 0) return Error::badFile(folderOrVideo, "the video has no decodable frames");
+    impl->frameCount = n;
+    impl->cap = std::make_unique<cv::VideoCapture>(folderOrVideo);
+    cv::Mat first = impl->decode(0);
+    impl->W = first.cols;
+    impl->H = first.rows;
+    return std::unique_ptr<Sam2VideoSession>(new Sam2VideoSession(std::move(impl)));
+  } catch (const EngineError& e) {
+    return e.error;
+  } catch (const std::exception& e) {
+    return Error::badFile(folderOrVideo, e.what());
+  }
+}
+
+Status writeObjectMaskPng(const Sam2FrameResult& frame, const std::string& path) {
+  try {
+    if (frame.objects.empty()) return Error::badArgument(path + ": no object masks to write");
+    const int W = frame.objects[0].width, H = frame.objects[0].height;
+    cv::Mat out(H, W, CV_8UC1, cv::Scalar(0));
+    for (const auto& o : frame.objects) {
+      if (o.width != W || o.height != H || o.logits.size() != size_t(W) * H)
+        return Error::badArgument(path + ": object masks of different sizes");
+      if (o.objId < 1 || o.objId > 255) return Error::badArgument(path + ": object id must be 1..255 for a PNG");
+      if (!o.present()) continue;
+      for (int y = 0; y < H; ++y)
+        for (int x = 0; x < W; ++x)
+          if (o.logits[size_t(y) * W + x] > 0) out.at<uint8_t>(y, x) = static_cast<uint8_t>(o.objId);
+    }
+    // Write beside, then rename: a killed process never leaves a half PNG.
+    const std::string tmp = path + ".part.png";
+    if (!cv::imwrite(tmp, out)) return Error::badFile(path, "cannot write the PNG");
+    fs::rename(tmp, path);
+    return okStatus();
+  } catch (const std::exception& e) {
+    return Error::badFile(path, e.what());
   }
 }
 

@@ -96,6 +96,10 @@ class Sam2Model {
   Sam2Model(Sam2Config cfg, std::unordered_map<std::string, torch::Tensor> weights, const std::string& file);
   // Loads a safetensors state dict with the official names.
   static std::shared_ptr<const Sam2Model> loadSafetensors(const Sam2Config& cfg, const std::string& path);
+  // Loads a safetensors state dict or an official torch.save checkpoint (the state dict
+  // under "model", or a bare one). size "auto" (or empty) picks the SAM 2.1 size whose
+  // every tensor name and shape matches.
+  static std::shared_ptr<const Sam2Model> load(const std::string& path, const std::string& size);
 
   const Sam2Config& config() const { return cfg_; }
   const torch::Tensor& w(const std::string& name) const;
