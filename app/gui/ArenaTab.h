@@ -2,8 +2,11 @@
 // with the Qt-free arena library: opens a workspace's arena store, creates sessions from output sets,
 // plans matches (pivot + UCB), stores each vote in its own transaction and reveals the identities,
 // and refreshes the leaderboard for the chosen rating model. Owns its arena::Store (one connection;
-// the CLI may use the same file at the same time). GUI thread only; every call here is a short
-// SQLite transaction, so nothing runs in the background.
+// the CLI may use the same file at the same time). GUI thread only; votes are short SQLite transactions on
+// the GUI thread, while generating outputs, the simulator and K-Sort Eval run as background jobs (own
+// QThread, progress, cancel) that never touch the store; their results come back to the GUI thread.
+// Built with the engine (CS_ARENA_STUDIO), the tab also generates output sets from studio models and
+// judges image outputs with the Fashion-MNIST classifier (automatic votes and K-Sort Eval).
 #pragma once
 #include <QWidget>
 
@@ -15,6 +18,7 @@ class QCheckBox;
 class QComboBox;
 class QLabel;
 class QLineEdit;
+class QPlainTextEdit;
 class QProgressBar;
 class QPushButton;
 class QTextBrowser;
@@ -28,8 +32,12 @@ class Store;
 namespace cs::widgets {
 class ArenaLeaderboard;
 class ArenaMatrixView;
+class ArenaPlotView;
 class ArenaVotePanel;
 }  // namespace cs::widgets
+namespace cs::arenastudio {
+class ClassifierScorer;
+}
 
 namespace cs::gui {
 
@@ -63,6 +71,18 @@ class ArenaTab : public QWidget {
   bool waitForJob(int timeoutMs);  // processes events; true when no job runs
   QString jobResult() const;
   qint64 currentMatch() const { return match_; }
+  widgets::ArenaPlotView* plotView() const { return plot_; }
+
+  // Generates an output set (variants = "NAME[@t=..,k=..,steps=..]" specs; text prompts one per line, or
+  // class-conditional prompts when `classes` is set) in a background job, then creates a session over it.
+  bool startGenerate(const QStringList& variants, const QString& prompts, const QString& classes,
+                     const QString& seeds, const QString& outDir, int k);
+  // K-Sort Eval of one model of the current session against the others' votes, judged by the
+  // Fashion-MNIST classifier (background job; the plot shows mu and the score versus runs).
+  bool startClassifierEval(const QString& model);
+  // Ranks the current match's image outputs by the classifier and casts that vote (judge "classifier:...").
+  bool autoVote();
+  bool hasStudio() const;  // generation and the classifier judge are built in
 
  private:
   void chooseWorkspace();
@@ -72,7 +92,9 @@ class ArenaTab : public QWidget {
   void onRanks(const QVector<int>& ranks);
   void castVote(const std::vector<int>& ranks, int mode);
   void setStatus(const QString& s);
-  bool startJob(const QString& title, std::function<QString(std::function<void(int, int)>, const std::atomic<bool>&)> work);
+  bool startJob(const QString& title, std::function<QString(std::function<void(int, int)>, const std::atomic<bool>&)> work,
+                std::function<void(bool ok)> then = {});
+  QWidget* buildGeneratePage(QWidget* parent);
 
   std::unique_ptr<arena::Store> store_;
   QLineEdit* workspace_;
@@ -87,6 +109,14 @@ class ArenaTab : public QWidget {
   QProgressBar* progress_;
   QPushButton* cancel_;
   QTextBrowser* results_;
+  widgets::ArenaPlotView* plot_;
+  QLineEdit* genVariants_ = nullptr;
+  QLineEdit* genClasses_ = nullptr;
+  QLineEdit* genSeeds_ = nullptr;
+  QLineEdit* genOut_ = nullptr;
+  QPlainTextEdit* genPrompts_ = nullptr;
+  QComboBox* evalModel_ = nullptr;
+  std::shared_ptr<arenastudio::ClassifierScorer> scorer_;
   QThread* job_ = nullptr;
   std::shared_ptr<std::atomic<bool>> cancelFlag_;
   qint64 session_ = 0;

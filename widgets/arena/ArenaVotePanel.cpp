@@ -1,5 +1,8 @@
 #include "widgets/arena/ArenaVotePanel.h"
 
+#include "widgets/arena/ArenaImageView.h"
+
+#include <QCheckBox>
 #include <QFile>
 #include <QFileInfo>
 #include <QHBoxLayout>
@@ -7,7 +10,9 @@
 #include <QKeyEvent>
 #include <QLabel>
 #include <QPixmap>
+#include <QPlainTextEdit>
 #include <QPushButton>
+#include <QStackedWidget>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -20,10 +25,23 @@ ArenaVotePanel::ArenaVotePanel(QWidget* parent) : QWidget(parent) {
   prompt_ = new QLabel(tr("No match"), this);
   prompt_->setWordWrap(true);
   layout->addWidget(prompt_);
-  row_ = new QWidget(this);
+  sync_ = new ArenaZoomSync(this);
+  stack_ = new QStackedWidget(this);
+  row_ = new QWidget(stack_);
   new QHBoxLayout(row_);
-  layout->addWidget(row_, 1);
+  row_->layout()->setContentsMargins(0, 0, 0, 0);
+  split_ = new ArenaSplitView(stack_);
+  split_->setSync(sync_);
+  stack_->addWidget(row_);
+  stack_->addWidget(split_);
+  layout->addWidget(stack_, 1);
   auto* buttons = new QHBoxLayout;
+  splitBox_ = new QCheckBox(tr("Split slider"), this);
+  splitBox_->setToolTip(tr("Two image outputs in one frame: drag the divider to reveal output 1 (left) vs 2 (right)"));
+  splitBox_->setFocusPolicy(Qt::NoFocus);
+  splitBox_->setEnabled(false);
+  buttons->addWidget(splitBox_);
+  connect(splitBox_, &QCheckBox::toggled, this, &ArenaVotePanel::setSplitMode);
   auto* undo = new QPushButton(tr("Undo (Backspace)"), this);
   auto* tie = new QPushButton(tr("All tie"), this);
   auto* bad = new QPushButton(tr("All bad"), this);
@@ -45,6 +63,7 @@ void ArenaVotePanel::clear() {
   for (auto& s : slots_) delete s.frame;
   slots_.clear();
   ranks_.clear();
+  if (split_) split_->setImages(QImage(), QImage());
   history_.clear();
   prompt_->setText(tr("No match"));
 }
@@ -58,35 +77,77 @@ void ArenaVotePanel::setOutputs(const QString& prompt, const QStringList& output
     auto* v = new QVBoxLayout(s.frame);
     auto* title = new QLabel(tr("Output %1").arg(i + 1), s.frame);
     title->setAlignment(Qt::AlignCenter);
-    s.content = new QLabel(s.frame);
-    s.content->setAlignment(Qt::AlignCenter);
-    s.content->setMinimumSize(96, 96);
-    s.content->setWordWrap(true);
     const QString& out = outputs[i];
     const QFileInfo fi(out);
     if (fi.exists() && !QImageReader::imageFormat(out).isEmpty()) {
-      const QPixmap pm(out);
-      s.content->setPixmap(pm.scaled(256, 256, Qt::KeepAspectRatio, Qt::FastTransformation));
-    } else if (fi.exists()) {
-      QFile f(out);
-      f.open(QIODevice::ReadOnly);
-      s.content->setText(QString::fromUtf8(f.read(4000)));
+      s.image = new ArenaImageView(s.frame);
+      s.image->setImage(QImage(out));
+      s.image->setSync(sync_);
+      s.image->setToolTip(tr("Wheel: zoom all slots; drag: pan; double-click: reset; click: rank"));
+      connect(s.image, &ArenaImageView::clicked, this, [this, i] {
+        assignNext(i);
+        setFocus();
+      });
+      s.content = s.image;
     } else {
-      s.content->setText(out);
+      s.text = new QPlainTextEdit(s.frame);
+      s.text->setReadOnly(true);
+      s.text->setLineWrapMode(QPlainTextEdit::WidgetWidth);
+      s.text->setFocusPolicy(Qt::NoFocus);
+      QFont f = s.text->font();
+      f.setPointSizeF(f.pointSizeF() * 1.1);
+      s.text->setFont(f);
+      if (fi.exists()) {
+        QFile file(out);
+        file.open(QIODevice::ReadOnly);
+        s.text->setPlainText(QString::fromUtf8(file.read(20000)));
+      } else {
+        s.text->setPlainText(out);
+      }
+      s.text->viewport()->installEventFilter(this);
+      s.content = s.text;
     }
+    s.content->setMinimumSize(96, 96);
     s.badge = new QLabel(s.frame);
     s.badge->setAlignment(Qt::AlignCenter);
     v->addWidget(title);
     v->addWidget(s.content, 1);
     v->addWidget(s.badge);
     s.frame->installEventFilter(this);
-    s.content->installEventFilter(this);
+    title->installEventFilter(this);
     row_->layout()->addWidget(s.frame);
     slots_.push_back(s);
   }
   ranks_ = QVector<int>(outputs.size(), 0);
+  sync_->reset();
+  splitBox_->setEnabled(splitAvailable());
+  if (splitAvailable()) split_->setImages(slots_[0].image->image(), slots_[1].image->image());
+  setSplitMode(splitAvailable() && splitBox_->isChecked());
   refreshBadges();
   setFocus();
+}
+
+ArenaImageView* ArenaVotePanel::imageView(int slot) const {
+  return slot >= 0 && slot < slots_.size() ? slots_[slot].image : nullptr;
+}
+
+QPlainTextEdit* ArenaVotePanel::textView(int slot) const {
+  return slot >= 0 && slot < slots_.size() ? slots_[slot].text : nullptr;
+}
+
+bool ArenaVotePanel::splitAvailable() const {
+  return slots_.size() == 2 && slots_[0].image && slots_[1].image;
+}
+
+bool ArenaVotePanel::splitMode() const { return stack_->currentWidget() == split_; }
+
+void ArenaVotePanel::setSplitMode(bool on) {
+  on = on && splitAvailable();
+  if (splitBox_->isChecked() != on && splitAvailable()) {
+    const QSignalBlocker block(splitBox_);
+    splitBox_->setChecked(on);
+  }
+  stack_->setCurrentWidget(on ? static_cast<QWidget*>(split_) : row_);
 }
 
 void ArenaVotePanel::reveal(const QStringList& models) {
@@ -130,6 +191,9 @@ void ArenaVotePanel::submit() {
 void ArenaVotePanel::refreshBadges() {
   for (int i = 0; i < slots_.size(); ++i)
     slots_[i].badge->setText(ranks_[i] ? tr("rank %1").arg(ranks_[i]) : tr("press %1").arg(i + 1));
+  if (split_ && slots_.size() == 2)
+    split_->setToolTip(tr("Output 1 (left): %1 | Output 2 (right): %2")
+                           .arg(slots_[0].badge->text(), slots_[1].badge->text()));
   submit_->setEnabled(!history_.isEmpty());
 }
 
@@ -153,7 +217,8 @@ void ArenaVotePanel::keyPressEvent(QKeyEvent* e) {
 bool ArenaVotePanel::eventFilter(QObject* watched, QEvent* e) {
   if (e->type() == QEvent::MouseButtonPress) {
     for (int i = 0; i < slots_.size(); ++i)
-      if (watched == slots_[i].frame || watched == slots_[i].content) {
+      if (watched == slots_[i].frame || (slots_[i].text && watched == slots_[i].text->viewport()) ||
+          (watched->parent() == slots_[i].frame && qobject_cast<QLabel*>(watched))) {
         assignNext(i);
         setFocus();
         return true;
