@@ -538,9 +538,8 @@ bool ArenaTab::startClassifierEval(const QString& model) {
   }
   const auto votes = arena::replayOrder(store_->votes(session_));
   const std::string root = s->outputRoot, target = model.toStdString();
-  auto scorer = scorer_;
   auto series = std::make_shared<QVector<widgets::ArenaPlotSeries>>();
-  return startJob(tr("K-Sort Eval (classifier)"), [votes, root, target, scorer, series](
+  return startJob(tr("K-Sort Eval (classifier)"), [votes, root, target, series](
                                                       std::function<void(int, int)> progress, const std::atomic<bool>& cancel) {
     const auto set = arena::loadOutputSet(root);
     const auto board = arena::trueskillRatings(votes);
@@ -556,7 +555,8 @@ bool ArenaTab::startClassifierEval(const QString& model) {
       for (const auto& p : set.prompts)
         if (p.key == in.prompt) in.promptInfo = p;
     if (inst.empty()) throw std::runtime_error("no curated human vote has an output of '" + target + "'");
-    auto judge = cs::arenastudio::makeClassifierJudge(scorer ? scorer : std::make_shared<cs::arenastudio::ClassifierScorer>());
+    // Its own scorer: the tab's (auto-vote) lives on the GUI thread and its cache is not locked.
+    auto judge = cs::arenastudio::makeClassifierJudge(std::make_shared<cs::arenastudio::ClassifierScorer>());
     arena::EvalParams p;
     p.heldOut = target;
     int runs = 0;
@@ -618,6 +618,7 @@ bool ArenaTab::autoVote() {
     for (size_t r = 0; r < order.size(); ++r) ranks[order[r]] = static_cast<int>(r) + 1;
     const QString human = judge_->text();
     judge_->setText(QString::fromStdString(judge->name()));
+    for (int i = 0; i < panel_->slotCount(); ++i) panel_->undo();  // show the judge's ranking, not a partial one
     for (size_t i = 0; i < ranks.size(); ++i) panel_->assignNext(std::find(ranks.begin(), ranks.end(), int(i) + 1) - ranks.begin());
     castVote(ranks, static_cast<int>(arena::VoteMode::Rank));
     judge_->setText(human);

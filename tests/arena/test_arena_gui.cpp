@@ -251,6 +251,18 @@ void TestArenaGui::screenshot() {
     for (auto key : {Qt::Key_1, Qt::Key_2, Qt::Key_3, Qt::Key_4}) QTest::keyClick(tab.votePanel(), key);
     QTest::keyClick(tab.votePanel(), Qt::Key_Enter);
   }
+#ifdef CS_ARENA_STUDIO
+  if (set2 != set) {  // the classifier as an automatic judge of the image outputs
+    QVERIFY(tab.nextMatch());
+    QVERIFY2(tab.autoVote(), qPrintable(tab.statusText()));
+    arena::Store st(dir.filePath("shot.db").toStdString());
+    const auto votes = st.votes(0);
+    QCOMPARE(votes.back().judge, std::string("classifier:vit-fmnist"));
+    std::vector<int> ranks = votes.back().ranks;
+    std::sort(ranks.begin(), ranks.end());
+    QCOMPARE(ranks, (std::vector<int>{1, 2, 3, 4}));
+  }
+#endif
   QVERIFY(tab.startSimulation(12, 2));
   QVERIFY(tab.waitForJob(60000));
   QVERIFY(tab.nextMatch());
