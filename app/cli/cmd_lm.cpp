@@ -3,10 +3,12 @@
 #include "cmd_lm.h"
 
 #include <fstream>
+#include <optional>
 #include <iomanip>
 #include <iostream>
 
 #include "cli_common.h"
+#include "cmd_diffusion.h"
 #include "engine/llm.h"
 
 namespace cs::cli {
@@ -14,25 +16,41 @@ namespace {
 
 struct GenArgs {
   std::string model, prompt;
-  int steps = 128, topK = 0;
+  int steps = -1, topK = 0;  // steps -1: 128 for LMs, the sampler default for images
   double temperature = 0;
   uint64_t seed = 42;
   bool noCache = false, json = false, noBos = false;
+  ImageGenArgs image;  // image generators (diffusion)
 };
 
 struct EvalArgs {
   std::string model, metric = "ppl", text, separator, reference;
   int context = 0, stride = 0;
   bool truncate = false, noBos = false, json = false;
+  ImageEvalArgs image;  // image generators (diffusion)
 };
 
+// The model as a cs::Model when it is an image generator (diffusion), else nothing: the
+// caller then treats it as a language model (which reports its own open errors).
+std::optional<Model> imageGenerator(const std::string& name) {
+  auto m = openModel(name);
+  if (m && (m->task() == Task::Diffusion || m->task() == Task::ImageGeneration)) return *m;
+  return std::nullopt;
+}
+
 int runGenerate(const GenArgs& a) {
+  if (auto img = imageGenerator(a.model)) {
+    auto ia = a.image;
+    ia.steps = a.steps;
+    ia.json = a.json;
+    return runImageGenerate(*img, ia);
+  }
   auto job = progressJob(true);
   auto lm = LanguageModel::open(a.model, job);
   if (!lm) return fail(lm.error());
   GenerateOptions o;
   o.prompt = a.prompt;
-  o.steps = a.steps;
+  o.steps = a.steps > 0 ? a.steps : 128;
   o.temperature = a.temperature;
   o.topK = a.topK;
   o.seed = a.seed;
@@ -66,6 +84,13 @@ int runGenerate(const GenArgs& a) {
 }
 
 int runEval(const EvalArgs& a) {
+  if (auto img = imageGenerator(a.model)) {
+    auto ia = a.image;
+    ia.metric = a.metric == "ppl" ? "all" : a.metric;  // ppl is only the LM default
+    ia.json = a.json;
+    return runImageEval(*img, ia);
+  }
+  if (a.text.empty()) return fail(Error::badArgument("--text FILE is required for a language model"));
   if (a.metric != "ppl" && a.metric != "perplexity" && a.metric != "agreement")
     return fail(Error::badArgument("unknown metric '" + a.metric + "' for a language model (ppl, agreement)"));
   auto job = progressJob();
@@ -154,16 +179,27 @@ int trainFortunes(const TrainArgs& a, const LmTrainExtras& x) {
 
 void addGenerateVerb(CLI::App& app) {
   static GenArgs g;
-  auto* gen = app.add_subcommand("generate", "Generate text with a language model (greedy or sampled, KV cache)");
+  auto* gen = app.add_subcommand("generate", "Generate text with a language model (greedy or sampled, KV cache), or "
+                                             "images with a diffusion model (--class, --seeds, --out grid.png)");
   gen->add_option("model", g.model, "Zoo name, HF directory, studio .safetensors or llama2.c .bin")->required();
   gen->add_option("--prompt", g.prompt, "Prompt text (empty: start from BOS)");
-  gen->add_option("--steps", g.steps, "Forward steps, prompt included (llama2.c convention)");
+  gen->add_option("--steps", g.steps,
+                  "LM: forward steps, prompt included (llama2.c convention, default 128); diffusion: sampler steps");
   gen->add_option("--temperature", g.temperature, "0 = greedy");
   gen->add_option("--top-k", g.topK, "Keep the k most likely tokens (0 = all)");
   gen->add_option("--seed", g.seed, "Sampling seed");
   gen->add_flag("--no-cache", g.noCache, "Recompute the whole prefix each step (no KV cache)");
   gen->add_flag("--no-bos", g.noBos, "Do not prepend BOS to the prompt");
   gen->add_flag("--json", g.json, "JSON output");
+  gen->add_option("--class", g.image.classes, "Diffusion: classes (3, 0-9, 1,4 or all); grid rows");
+  gen->add_option("--seeds", g.image.seeds, "Diffusion: noise seeds (0-15 or 0,5,9); grid columns");
+  gen->add_option("--sampler", g.image.sampler, "Diffusion: ddim or ddpm")->check(CLI::IsMember({"ddim", "ddpm"}));
+  gen->add_option("--eta", g.image.eta, "Diffusion: DDIM eta (default 0)");
+  gen->add_option("--guidance", g.image.guidance, "Diffusion: classifier-free guidance scale (default: the model's)");
+  gen->add_option("--batch", g.image.batch, "Diffusion: images per sampler call (default 64)");
+  gen->add_option("--out", g.image.out, "Diffusion: write a PNG grid here");
+  gen->add_option("--cols", g.image.cols, "Diffusion: grid columns (default: number of seeds)");
+  gen->add_option("--device", g.image.device, "Diffusion: cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   gen->callback([] {
     int rc = runGenerate(g);
     if (rc != 0) std::exit(rc);
@@ -172,17 +208,29 @@ void addGenerateVerb(CLI::App& app) {
 
 void addEvalVerb(CLI::App& app) {
   static EvalArgs e;
-  auto* ev = app.add_subcommand("eval", "Evaluate a model with a metric (language models: --metric ppl)");
+  auto* ev = app.add_subcommand("eval", "Evaluate a model with a metric (language models: ppl, agreement; image "
+                                       "generators: fid, sfid, is, class-consistency, all)");
   ev->add_option("model", e.model, "Zoo name or model path")->required();
   ev->add_option("--metric", e.metric, "Metric: ppl (perplexity, token and byte level) or agreement (with --reference)");
   ev->add_option("--reference", e.reference, "Reference model for --metric agreement");
-  ev->add_option("--text", e.text, "Text file, or fortunes:heldout[:DIR] for lm-fortunes' held-out split")->required();
+  ev->add_option("--text", e.text, "LM: text file, or fortunes:heldout[:DIR] for lm-fortunes' held-out split");
   ev->add_option("--context", e.context, "Window length in tokens (default: the model's context)");
   ev->add_option("--stride", e.stride, "Window step in tokens (default: the context, non-overlapping)");
   ev->add_option("--separator", e.separator, "Split the text into documents at this string (e.g. '<|endoftext|>')");
   ev->add_flag("--truncate", e.truncate, "Score only the first window of each document");
   ev->add_flag("--no-bos", e.noBos, "Do not prepend BOS to each document");
   ev->add_flag("--json", e.json, "JSON output");
+  ev->add_option("--samples", e.image.samples, "Image generators: samples to generate (class i % classes, seed i)");
+  ev->add_option("--classifier", e.image.classifier, "Image generators: feature/classifier network (default vit-fmnist)");
+  ev->add_option("--guidance", e.image.guidance, "Image generators: classifier-free guidance (default: the model's)");
+  ev->add_option("--sampler-steps", e.image.steps, "Image generators: sampler steps (default 50)");
+  ev->add_option("--sampler", e.image.sampler, "Image generators: ddim or ddpm")->check(CLI::IsMember({"ddim", "ddpm"}));
+  ev->add_option("--eta", e.image.eta, "Image generators: DDIM eta");
+  ev->add_option("--batch", e.image.batch, "Image generators: images per sampler call");
+  ev->add_option("--seed", e.image.seed, "Image generators: seed of the first sample");
+  ev->add_option("--splits", e.image.splits, "Image generators: splits of the inception-style score");
+  ev->add_option("--samples-out", e.image.samplesOut, "Image generators: PNG grid of the first 100 samples");
+  ev->add_option("--device", e.image.device, "Image generators: sample on cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   ev->callback([] {
     int rc = runEval(e);
     if (rc != 0) std::exit(rc);

@@ -18,12 +18,13 @@
 
 namespace cs {
 
-struct GenerateOptions {
+struct ImageGenOptions {
   std::string sampler = "ddim";  // "ddim" or "ddpm"
   int steps = 50;
   double eta = 0.0;       // DDIM only
   double guidance = 2.0;  // classifier-free guidance scale (1: conditional only)
   int batch = 64;         // images per sampler call
+  std::string device = "cpu";  // "cuda": sample on a CUDA copy of the model (CUDA LibTorch builds)
 };
 
 struct GeneratedImages {
@@ -35,12 +36,12 @@ struct GeneratedImages {
 };
 
 // The default sampler settings of a diffusion model (its metadata may override them).
-GenerateOptions defaultGenerateOptions(const Model& model);
+ImageGenOptions defaultImageGenOptions(const Model& model);
 
 // labels: one class per image (empty: unconditional; a conditional model then uses its
 // null class); seeds: one per image. Sizes must match when labels is not empty.
 Result<GeneratedImages> generateImages(const Model& model, const std::vector<int>& labels,
-                                       const std::vector<uint64_t>& seeds, const GenerateOptions& opt,
+                                       const std::vector<uint64_t>& seeds, const ImageGenOptions& opt,
                                        JobContext& job = nullJob());
 
 // Writes images as one PNG grid (8-bit grey or RGB, `cols` per row, 2-pixel gaps).

@@ -38,8 +38,8 @@ int diffusionClassCount(const Model& model) {
   return u->config().numClassEmbeds - 1;
 }
 
-GenerateOptions defaultGenerateOptions(const Model& model) {
-  GenerateOptions o;
+ImageGenOptions defaultImageGenOptions(const Model& model) {
+  ImageGenOptions o;
   const auto props = model.properties();
   auto num = [&](const char* key, auto& field) {
     auto it = props.find(key);
@@ -56,7 +56,7 @@ GenerateOptions defaultGenerateOptions(const Model& model) {
 }
 
 Result<GeneratedImages> generateImages(const Model& model, const std::vector<int>& labels, const std::vector<uint64_t>& seeds,
-                                       const GenerateOptions& opt, JobContext& job) {
+                                       const ImageGenOptions& opt, JobContext& job) {
   const auto* u = asUNet(model);
   if (!u) return Error::badArgument(model.name() + ": not a diffusion UNet (task " + model.family() + ")");
   if (seeds.empty()) return Error::badArgument("no seeds: nothing to generate");
@@ -76,8 +76,16 @@ Result<GeneratedImages> generateImages(const Model& model, const std::vector<int
     if (classes == 0 ? l >= 0 : (l < -1 || l >= classes))
       return Error::badArgument("class " + std::to_string(l) + " out of range for " + model.name() + " (" +
                                 std::to_string(classes) + " classes)");
+  if (opt.device != "cpu" && opt.device != "cuda") return Error::badArgument("device must be cpu or cuda");
   CS_TRY_RESULT(model.source(), {
     const auto t0 = std::chrono::steady_clock::now();
+    std::shared_ptr<detail::UNet2DModel> onDevice;  // CUDA copy, when asked for
+    if (opt.device == "cuda") {
+      if (!torch::cuda::is_available()) return Error::badArgument("--device cuda: this LibTorch build has no CUDA device");
+      onDevice = std::dynamic_pointer_cast<detail::UNet2DModel>(u->clone());
+      onDevice->to(torch::Device(torch::kCUDA));
+      u = onDevice.get();
+    }
     torch::InferenceMode im;
     auto sched = detail::NoiseSchedule::linear(cfg.numTrainTimesteps);
     GeneratedImages out;
