@@ -722,8 +722,8 @@ void addArenaCommands(CLI::App& app) {
         sub->add_flag("--no-dynamic-matching", o->noMatching, "Random instance order (ablation)");
         sub->callback(guarded([o, sub]() {
             if (!o->c.workspace.empty()) {
-                if (o->judge.empty()) o->judge = o->scores.empty() ? "classifier" : "scores";
-                if (o->session <= 0 || o->model.empty() || (o->judge == "scores" && o->scores.empty()))
+                if (o->judge.empty() && !o->scores.empty()) o->judge = "scores";
+                if (o->session <= 0 || o->model.empty() || o->judge.empty() || (o->judge == "scores" && o->scores.empty()))
                     fail("evaluating a workspace model needs --session, --model and --scores or --judge classifier");
                 arena::Store store(o->c.workspace);
                 const auto s = store.session(o->session);

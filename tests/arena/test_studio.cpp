@@ -29,8 +29,8 @@ namespace as = cs::arenastudio;
 
 namespace {
 // The quality order the reference set is built with (1 = best), as a simulated human would vote.
-const std::map<std::string, int> kTrueRank = {
-    {"real", 1}, {"noise-0.3", 2}, {"noise-0.6", 3}, {"noise-1", 4}, {"wrong-class", 5}};
+const std::map<std::string, int> kTrueRank = {{"real", 1},      {"noise-0.2", 2}, {"noise-0.4", 3}, {"noise-0.6", 4},
+                                              {"noise-0.8", 5}, {"noise-1", 6},   {"wrong-class", 7}};
 }  // namespace
 
 class TestArenaStudio : public QObject {
@@ -64,8 +64,9 @@ void TestArenaStudio::initTestCase() {
   if (!QFileInfo::exists(QString::fromStdString(cs::fashionMnistDirectory())))
     QSKIP("Fashion-MNIST (Debian dataset-fashion-mnist) is not installed: the classifier judge cannot be tested");
   refSet = dir.filePath("ref").toStdString();
-  const auto models = as::writeFmnistReferenceSet(refSet, 40, {0.3, 0.6, 1.0}, 0);
-  QCOMPARE(models, (std::vector<std::string>{"real", "noise-0.3", "noise-0.6", "noise-1", "wrong-class"}));
+  const auto models = as::writeFmnistReferenceSet(refSet, 40, {0.2, 0.4, 0.6, 0.8, 1.0}, 0);
+  QCOMPARE(models, (std::vector<std::string>{"real", "noise-0.2", "noise-0.4", "noise-0.6", "noise-0.8", "noise-1",
+                                             "wrong-class"}));
   scorer = std::make_shared<as::ClassifierScorer>("vit-fmnist");
 }
 
@@ -97,17 +98,20 @@ void TestArenaStudio::imagesRoundTrip() {
 
 void TestArenaStudio::classifierRanksRealImages() {
   const auto rep = as::scoreOutputSet(*scorer, refSet);
-  QCOMPARE(rep.rows.size(), size_t(5));
+  QCOMPARE(rep.rows.size(), size_t(7));
   std::map<std::string, double> mean;
   for (const auto& r : rep.rows) {
     mean[r.model] = r.meanScore;
     qInfo("%-12s mean P(class) %.3f  top-1 %.3f", r.model.c_str(), r.meanScore, r.top1);
   }
   QCOMPARE(rep.rows.front().model, std::string("real"));
-  QVERIFY(mean["real"] > 0.8);  // vit-fmnist is 89% accurate on the test set
-  QVERIFY(mean["real"] > mean["noise-0.3"]);
-  QVERIFY(mean["noise-0.3"] > mean["noise-0.6"]);
+  QVERIFY(mean["real"] > 0.5);
+  QVERIFY(rep.rows.front().top1 >= 0.75);  // vit-fmnist is 89% accurate on the test set
+  QVERIFY(mean["real"] > mean["noise-0.2"]);
+  QVERIFY(mean["noise-0.2"] > mean["noise-0.4"]);
+  QVERIFY(mean["noise-0.4"] > mean["noise-0.6"]);
   QVERIFY(mean["noise-0.6"] > mean["wrong-class"]);
+  QVERIFY(mean["noise-1"] > mean["wrong-class"]);
   QVERIFY(mean["wrong-class"] < 0.05);
   // The judge itself: K = 5 outputs per prompt, shown shuffled; it ranks by P(class).
   const auto set = arena::loadOutputSet(refSet);
@@ -165,8 +169,10 @@ void TestArenaStudio::ksortEvalWithClassifierJudge() {
   s.prompts = set.commonPrompts(set.models);
   s.outputRoot = refSet;
   s.id = store.createSession(s);
-  arena::PlanOptions plan;
-  for (int i = 0; i < 60; ++i) {
+  arena::PlanOptions plan;  // random matches: every model is left out of many votes (instances exclude the target)
+  plan.matchmaking.pivot = arena::PivotRule::Random;
+  plan.matchmaking.opponents = arena::OpponentRule::Random;
+  for (int i = 0; i < 120; ++i) {
     plan.seed = 100 + i;
     const auto m = arena::planMatch(store, s.id, "sim-human", plan, &set);
     std::vector<int> ranks;
@@ -178,7 +184,7 @@ void TestArenaStudio::ksortEvalWithClassifierJudge() {
   }
   const auto votes = arena::replayOrder(store.votes(s.id));
   const auto board = arena::trueskillRatings(votes);
-  for (const std::string target : {"noise-0.3", "noise-0.6", "noise-1"}) {
+  for (const std::string target : {"noise-0.2", "noise-0.4", "noise-0.6"}) {
     auto inst = arena::curateInstances(votes, board, 0.75, target, [&](const arena::Vote& v) {
       std::vector<arena::JudgeOutput> out(v.models.size());
       for (size_t i = 0; i < out.size(); ++i) out[i].path = *set.output(v.models[i], v.prompt);
@@ -187,7 +193,7 @@ void TestArenaStudio::ksortEvalWithClassifierJudge() {
     for (auto& in : inst.instances)
       for (const auto& p : set.prompts)
         if (p.key == in.prompt) in.promptInfo = p;
-    QVERIFY(!inst.instances.empty());
+    QVERIFY(inst.instances.size() >= 10);
     auto judge = as::makeClassifierJudge(scorer);
     arena::EvalParams p;
     p.heldOut = target;
