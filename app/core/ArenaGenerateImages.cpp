@@ -43,7 +43,7 @@ int generateImageOutputs(const Model& model, const VariantSpec& v, const std::ve
         if (classes > 0 && c >= classes)
             throw std::runtime_error("variant '" + v.spec + "': class " + std::to_string(c) + " is outside the model's " +
                                      std::to_string(classes) + " classes");
-    GenerateOptions g = defaultGenerateOptions(model);
+    auto g = defaultImageGenOptions(model);
     g.steps = v.sampleSteps;
     g.eta = v.eta;
     g.guidance = v.guidance;
