@@ -3,7 +3,8 @@
 
 Run with Debian's python3-torch (1.13):  /usr/bin/python3 tests/models/gen_torchscript.py
 Deterministic (seed 0). The files are tiny; tests load them to check the generic
-TorchScript path (layer tree, weights, weight-only quantization, errors).
+TorchScript path (layer tree, weights, weight-only quantization, errors) and the
+graph instrumentation (activation taps, fake-quant, ops that are not instrumented).
 """
 import os
 import torch
@@ -67,10 +68,35 @@ class BranchLoop(nn.Module):
         return self.out(x)
 
 
+class TinyLinear(nn.Module):
+    """One Linear(4, 3) on [N, 4]: the hand-checked activation fake-quant case."""
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+class Uninstrumented(nn.Module):
+    """Compute the instrumentation does not tap (bmm, einsum) next to one Linear, on [N, 8, 8]."""
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(8, 8) * 0.1)
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        y = torch.bmm(x, x.transpose(1, 2))
+        y = torch.einsum("btc,cd->btd", y, self.w)
+        return self.fc(y)
+
+
 for name, model, example in [
     ("cnn.pt", SmallCnn(), torch.randn(2, 1, 28, 28)),
     ("transformer_block.pt", TransformerBlock(), torch.randn(2, 10, 32)),
     ("branch_loop.pt", BranchLoop(), torch.randn(2, 16)),
+    ("tiny_linear.pt", TinyLinear(), torch.randn(2, 4)),
+    ("uninstrumented.pt", Uninstrumented(), torch.randn(2, 8, 8)),
 ]:
     model.eval()
     scripted = torch.jit.script(model)
