@@ -10,6 +10,14 @@
 #include "cmd_arena.h"
 #define CS_CLI_ARENA 1
 #endif
+#if __has_include("cmd_prune.h") && !defined(CS_MINIMAL)
+#include "cmd_prune.h"
+#define CS_CLI_PRUNE 1
+#endif
+#if __has_include("cmd_sam2.h") && !defined(CS_MINIMAL)
+#include "cmd_sam2.h"
+#define CS_CLI_SEGMENT 1
+#endif
 #if __has_include("cmd_lm.h") && __has_include("engine/llm.h")
 #include "cmd_lm.h"
 #define CS_CLI_LM 1
@@ -33,6 +41,12 @@ int main(int argc, char** argv) {
 #endif
 #ifdef CS_CLI_LM
   addLanguageModelCommands(app);
+#endif
+#ifdef CS_CLI_SEGMENT
+  cs::cli::addSegmentCommands(app);
+#endif
+#ifdef CS_CLI_PRUNE
+  addPruneCommands(app);  // after addReportCommands: adds `report sparsity`
 #endif
   try {
     app.parse(argc, argv);

@@ -48,7 +48,10 @@ CompressTab::CompressTab(StudioSession* session, QWidget* parent) : QWidget(pare
   activations_ = new widgets::HistogramView(this);
   activations_->setObjectName(QStringLiteral("activationHistogram"));
   panel_ = new widgets::CompressPanel(this);
-  panel_->setMethods(cs::methods());
+  std::vector<cs::MethodInfo> quantMethods;  // pruning methods have their own tab
+  for (const auto& m : cs::methods())
+    if (m.kind == "quantization") quantMethods.push_back(m);
+  panel_->setMethods(quantMethods);
   panel_->setCalibrationImages(settings::calibrationSamples().value());
   panel_->setEvalImages(settings::evalSamples().value());
   metrics_ = new widgets::MetricsPanel(this);

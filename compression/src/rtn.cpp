@@ -4,6 +4,7 @@
 #include <random>
 
 #include "calibration.h"
+#include "compression/prune.h"
 #include "compression/quantize.h"
 #include "compression/torch/quantizer.h"
 #include "engine/torch/tensors.h"
@@ -64,6 +65,7 @@ const std::vector<MethodInfo>& methods() {
   static const std::vector<MethodInfo> all = [] {
     std::vector<MethodInfo> v = {rtnInfo()};
     for (auto& m : detail::ptqMethodInfos()) v.push_back(m);
+    for (auto& m : pruneMethods()) v.push_back(m);  // kind "pruning": run through cs::prune()
     return v;
   }();
   return all;
@@ -158,6 +160,8 @@ Result<QuantizeResult> quantize(const Model& model, const Recipe& recipe0, const
   if (!model.valid()) return Error::badArgument("no model");
   const MethodInfo* info = findMethod(recipe0.method);
   if (!info) return Error::badArgument("unknown method '" + recipe0.method + "'");
+  if (info->kind != "quantization")
+    return Error::badArgument("method '" + recipe0.method + "' is a " + info->kind + " method (use prune())");
   Recipe recipe = recipe0;
   if (auto err = info->validate(recipe.params); !err.empty()) return Error::badArgument(err);
   if (detail::isPtqMethod(recipe.method)) return detail::quantizePtq(model, recipe, opts, job);
