@@ -271,7 +271,7 @@ void addStudioVerbs(CLI::App* arenaCmd) {
             Common c;
             long long session = 0;
             int matches = 20;
-            std::string by = "classifier", order, classifier = "vit-fmnist";
+            std::string by = "classifier", order, classifier = "vit-fmnist", matchmaking = "ucb";
             unsigned long long seed = 1;
         };
         auto o = std::make_shared<Opt>();
@@ -285,6 +285,7 @@ void addStudioVerbs(CLI::App* arenaCmd) {
         sub->add_option("--order", o->order, "--by order: comma-separated models, best first");
         sub->add_option("--classifier", o->classifier, "--by classifier: the classifier model");
         sub->add_option("--seed", o->seed, "Matchmaking seed (match i uses seed + i)");
+        sub->add_option("--matchmaking", o->matchmaking, "ucb or random")->check(CLI::IsMember({"ucb", "random"}));
         sub->callback(guarded([o]() {
             arena::Store store(o->c.workspace);
             const auto s = store.session(o->session);
@@ -305,6 +306,10 @@ void addStudioVerbs(CLI::App* arenaCmd) {
                 judgeId = "order";
             }
             arena::PlanOptions plan;
+            if (o->matchmaking == "random") {
+                plan.matchmaking.pivot = arena::PivotRule::Random;
+                plan.matchmaking.opponents = arena::OpponentRule::Random;
+            }
             int voted = 0;
             for (int i = 0; i < o->matches; ++i) {
                 plan.seed = o->seed + static_cast<unsigned long long>(i);
