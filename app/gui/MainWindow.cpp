@@ -21,6 +21,9 @@
 #ifdef CS_HAVE_ARENA_TAB
 #include "app/gui/ArenaTab.h"
 #endif
+#ifdef CS_HAVE_EXPLORE_TAB
+#include "app/gui/ExploreTab.h"
+#endif
 #include "core/Conversions.h"
 #include "core/Settings.h"
 #include "engine/model.h"
@@ -43,6 +46,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   tabs_->setDocumentMode(true);
   compress_ = new CompressTab(&session_, tabs_);
   tabs_->addTab(compress_, tr("Compress"));
+#ifdef CS_HAVE_EXPLORE_TAB
+  tabs_->addTab(new ExploreTab(&session_, tabs_), tr("Explore"));
+#endif
 #ifdef CS_HAVE_ARENA_TAB
   auto* arena = new ArenaTab(tabs_);
   tabs_->addTab(arena, tr("Arena"));
