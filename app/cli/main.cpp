@@ -18,6 +18,10 @@
 #include "cmd_sam2.h"
 #define CS_CLI_SEGMENT 1
 #endif
+#if __has_include("cmd_explore.h") && !defined(CS_MINIMAL)
+#include "cmd_explore.h"
+#define CS_CLI_EXPLORE 1
+#endif
 #if __has_include("cmd_lm.h") && __has_include("engine/llm.h")
 #include "cmd_lm.h"
 #define CS_CLI_LM 1
@@ -44,6 +48,9 @@ int main(int argc, char** argv) {
 #endif
 #ifdef CS_CLI_SEGMENT
   cs::cli::addSegmentCommands(app);
+#endif
+#ifdef CS_CLI_EXPLORE
+  cs::cli::addExploreCommands(app);  // explore, sensitivity
 #endif
 #ifdef CS_CLI_PRUNE
   addPruneCommands(app);  // after addReportCommands: adds `report sparsity`
