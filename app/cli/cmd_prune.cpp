@@ -217,7 +217,9 @@ int runReport(const ReportArgs& a, const std::string& commandLine) {
         "dense). SI: " << a.siEpochs << " epochs per block, batches of 8 sequences, AdamW lr 5e-3, λ = 0.01, "
         "s initialised to the input's per-channel standard deviation, δ to its mean, s_a to 1; the base method's "
         "mask is recomputed every step. Evaluation: lm-fortunes on the first " << a.fortunesBytes
-     << " bytes of the held-out fortunes (each fortune a document, window 256, stride 128); stories260K on "
+     << " bytes of the held-out fortunes (concatenated as [BOS] fortune [EOS] ..., non-overlapping windows of 256, "
+        "one batch: faster than the model card's per-fortune protocol, so its figures differ from the card's); "
+        "stories260K on "
         "tinystories_sample.txt (5 stories, [BOS] + tokens, 512) and, out of domain, the first " << a.oodBytes
      << " bytes of tinyshakespeare.txt (windows of 512). Cells: mean ± standard deviation of the perplexity over "
         "the seeds; (+x) is SI minus base. Mask changed: fraction of mask entries that differ between the base and "
