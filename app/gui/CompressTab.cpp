@@ -183,7 +183,9 @@ void CompressTab::refreshPlots() {
   if (!p.hasActivation) {
     const bool torchScript = session_->hasModel() && session_->model().family() == "torchscript";
     activations_->clear(layer.isEmpty()  ? tr("Input activations appear after calibration")
-                        : torchScript    ? tr("Activation capture is not available for TorchScript models yet")
+                        : torchScript    ? tr("Input activations of %1: press Calibrate (TorchScript graphs are instrumented; "
+                                             "calibration here feeds Fashion-MNIST images, the Explore tab any input)")
+                                              .arg(layer)
                                          : tr("Input activations of %1: press Calibrate").arg(layer));
   } else {
     HistogramPlotData d;

@@ -52,7 +52,8 @@ void DemoScript::onModelOpened() {
   }
   auto* panel = window_->compressTab()->panel();
   if (window_->session()->model().family() == "torchscript") {
-    // No activation capture on TorchScript modules yet: weight-only quantization.
+    // The demo keeps TorchScript files weight-only (they may not take Fashion-MNIST
+    // images); activation capture on them is in the Explore tab and `cstudio explore`.
     weightOnly_ = true;
     onCalibrated();
     return;

@@ -88,9 +88,9 @@ SparseGptOut sparseGpt(const torch::Tensor& w0, const torch::Tensor& H0, const P
   }
   const double lambda = damp * diag.mean().item<double>();
   diag.add_(lambda);
-  auto L = torch::linalg::cholesky(H);
+  auto L = at::linalg_cholesky(H);
   auto Hinv = torch::cholesky_inverse(L);
-  Hinv = torch::linalg::cholesky(Hinv).transpose(0, 1).contiguous();  // upper factor
+  Hinv = at::linalg_cholesky(Hinv).transpose(0, 1).contiguous();  // upper factor
   auto prunedAll = torch::zeros({R, C}, torch::TensorOptions().dtype(torch::kBool));
   const int64_t fullNm = p.nm() ? C / p.m * p.m : 0;
   for (int64_t i1 = 0; i1 < C; i1 += blocksize) {
