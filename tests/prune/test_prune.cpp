@@ -290,7 +290,7 @@ class TestPrune : public QObject {
   }
 
   void cliEndToEnd() {
-    if (!fs::exists(std::string(CS_BINARY_DIR) + "/app/cli/cstudio")) QSKIP("cstudio not built");
+    QVERIFY2(fs::exists(std::string(CS_BINARY_DIR) + "/app/cli/cstudio"), "cstudio is not built (the test depends on it)");
     auto model = openModel("lm-fortunes");
     if (!model) QSKIP("lm-fortunes weights absent");
     QTemporaryDir tmp;
