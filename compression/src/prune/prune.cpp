@@ -47,8 +47,9 @@ MethodInfo pruneInfo(const std::string& id, const std::string& name, const std::
       {"si_scale", "SI scales", T::Bool, 0, 0, 0, {}, true, "Train the per-input-channel scale s."},
       {"si_shift", "SI shifts", T::Bool, 0, 0, 0, {}, true, "Train the per-input-channel shift delta."},
       {"si_qk", "SI query/key scale", T::Bool, 0, 0, 0, {}, true, "Train s_a (q rows * s_a, k rows / s_a)."},
-      {"si_init", "SI scale init", T::Choice, 0, 0, 0, {"rms", "paper", "ones"}, "rms",
-       "rms: s = std of the layer input; paper: (median - mean)^2 (eq. 5, on inputs); ones: s = 1."},
+      {"si_init", "SI scale init", T::Choice, 0, 0, 0, {"auto", "rms", "paper", "ones"}, "auto",
+       "auto: per site, s = 1 or the rms start, whichever gives the lower block loss; rms: s = std of the layer "
+       "input; paper: (median - mean)^2 (eq. 5, on inputs); ones: s = 1."},
   };
   if (id == "sparsegpt") {
     m.params.push_back({"blocksize", "Column block", T::Int, 8, 4096, 8, {}, 128,
@@ -199,7 +200,8 @@ Result<PruneResult> prune(const Model& model, const Recipe& recipe0, const Prune
       metrics["si"] = {{"seconds", r.seconds},  {"steps", r.steps},         {"epochs", so.epochs},
                        {"lr", so.lr},           {"lambda", so.lambda},      {"init", so.init},
                        {"scale", so.scale},     {"shift", so.shift},        {"qk", so.qk},
-                       {"loss_start", r.lossStart}, {"loss_end", r.lossEnd}, {"peak_rss_mib", peakRssMiB()}};
+                       {"loss_start", r.lossStart}, {"loss_end", r.lossEnd}, {"rms_sites", r.rmsSites},
+                       {"peak_rss_mib", peakRssMiB()}};
       // LLaMA linears have no bias: the shift's correction b + (W - W_pruned)·delta needs one.
       if (!shifts.empty() && cfg.arch != "opt") {
         torch::NoGradGuard ng;

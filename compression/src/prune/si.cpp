@@ -15,6 +15,11 @@ namespace {
 bool isOpt(const DecoderLM& m) { return m.config().arch == "opt"; }
 
 // Site of a linear inside its block: 0 attention input, 1 o_proj input, 2 MLP input, 3 down input.
+const char* siteName(int k) {
+  static const char* names[] = {"attn_in", "attn_out", "mlp_in", "mlp_out"};
+  return names[k];
+}
+
 int siteOf(const std::string& layer) {
   auto last = layer.substr(layer.rfind('.') + 1);
   if (last == "q_proj" || last == "k_proj" || last == "v_proj") return 0;
@@ -137,6 +142,17 @@ SiResult sparsityInduction(DecoderLM& model, const torch::Tensor& calib, const s
       for (auto& xb : X) Y.push_back(model.block(i, xb, ctx));
     }
     // parameters
+    auto rmsInit = [&](int k) {
+      const auto& st = stats[groups[k][0]];
+      return (st.sqNorm(opt.shift ? st.mean() : torch::Tensor()) / static_cast<double>(st.n)).sqrt();
+    };
+    // log s, tied within a GQA group for the o_proj input, geometric mean 1
+    auto normLog = [&](int k, torch::Tensor s0) {
+      s0 = s0.clamp_min(1e-8).to(torch::kFloat32);
+      if (k == 1) s0 = s0.reshape({KV, c.heads / KV, hd}).mean(1).reshape({-1});
+      auto ls = s0.log();
+      return (ls - ls.mean()).clamp(-7.0, 7.0).detach().clone();
+    };
     std::vector<torch::Tensor> logS(4);
     std::vector<bool> siteOn(4, false);
     for (int k = 0; k < 4; ++k) {
@@ -149,20 +165,16 @@ SiResult sparsityInduction(DecoderLM& model, const torch::Tensor& calib, const s
       const auto& st = stats[groups[k][0]];
       torch::Tensor s0;
       const auto mean = st.mean();
-      if (opt.init == "ones") {
+      if (opt.init == "ones" || opt.init == "auto") {  // auto starts at 1, the search below tries rms
         s0 = torch::ones_like(mean);
       } else if (opt.init == "paper") {
         auto all = torch::cat(raw[k], 0);
         auto med = std::get<0>(all.median(0)).to(torch::kFloat64);
         s0 = (med - mean).pow(2);
       } else {  // rms of the centred input
-        s0 = (st.sqNorm(opt.shift ? mean : torch::Tensor()) / static_cast<double>(st.n)).sqrt();
+        s0 = rmsInit(k);
       }
-      s0 = s0.clamp_min(1e-8).to(torch::kFloat32);
-      if (k == 1) s0 = s0.reshape({KV, c.heads / KV, hd}).mean(1).reshape({-1});  // tied within a GQA group
-      auto ls = s0.log();
-      ls = (ls - ls.mean()).clamp(-7.0, 7.0);
-      logS[k] = ls.detach().clone().requires_grad_(true);
+      logS[k] = normLog(k, s0).requires_grad_(true);
     }
     std::map<std::string, torch::Tensor> delta;
     for (auto& g : groups)
@@ -197,6 +209,22 @@ SiResult sparsityInduction(DecoderLM& model, const torch::Tensor& calib, const s
       if (auto r = rowScaleOf(l); r.defined()) wt = wt * r.unsqueeze(1);
       return wt;
     };
+    // The fold divides the rows of a site's producer by that site's s (v_proj rows by the
+    // o_proj input's s, up_proj/fc1 rows by the down_proj/fc2 input's s). A mask ranked
+    // across rows (per layer, per column block) changes with those row factors, so the
+    // masks and the regulariser use the weight exactly as it will be after the fold;
+    // the forward keeps the factor on the consumer's side (row scaling commutes with a mask).
+    auto producerRowFactor = [&](const std::string& l) -> torch::Tensor {
+      auto last = l.substr(l.rfind('.') + 1);
+      if (last == "v_proj" && logS[1].defined()) return (-logS[1]).exp();
+      if ((last == "up_proj" || last == "fc1") && logS[3].defined()) return (-logS[3]).exp();
+      return {};
+    };
+    auto foldedWeight = [&](const std::string& l, const torch::Tensor& w) {
+      auto wt = transformedWeight(l, w);
+      if (auto r = producerRowFactor(l); r.defined()) wt = wt * r.unsqueeze(1);
+      return wt;
+    };
     auto score = [&](const std::string& l, const torch::Tensor& wt) {
       torch::NoGradGuard ng;
       if (opt.metric == "magnitude") return magnitudeScores(wt);
@@ -206,7 +234,9 @@ SiResult sparsityInduction(DecoderLM& model, const torch::Tensor& calib, const s
       return wandaScores(wt, sq);
     };
     Pattern maskPattern = opt.pattern;
-    if (!maskPattern.nm() && maskPattern.scope == Scope::Block) maskPattern.scope = Scope::Row;  // SparseGPT proxy
+    // SparseGPT proxy: its unstructured selection ranks w^2/[H^-1]_jj^2 across the rows of each
+    // column block, so the diagonal-Hessian proxy ranks across the whole layer (row factors count).
+    if (!maskPattern.nm() && maskPattern.scope == Scope::Block) maskPattern.scope = Scope::Layer;
     std::map<std::string, torch::Tensor> masks, powerU;
     LinearFn lin = [&](const std::string& l, const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
       if (!sel.count(l)) return b.defined() ? torch::linear(x, w, b) : torch::matmul(x, w.t());
@@ -228,7 +258,7 @@ SiResult sparsityInduction(DecoderLM& model, const torch::Tensor& calib, const s
       for (auto& g : groups)
         for (auto& l : g) {
           if (!sel.count(l)) continue;
-          auto wt = transformedWeight(l, model.weight(l + ".weight"));
+          auto wt = foldedWeight(l, model.weight(l + ".weight"));
           torch::Tensor u;
           {
             torch::NoGradGuard ng;
@@ -260,7 +290,7 @@ SiResult sparsityInduction(DecoderLM& model, const torch::Tensor& calib, const s
         torch::NoGradGuard ng;
         for (auto& g : groups)
           for (auto& l : g)
-            if (sel.count(l)) masks[l] = maskFromScores(score(l, transformedWeight(l, model.weight(l + ".weight"))), maskPattern);
+            if (sel.count(l)) masks[l] = maskFromScores(score(l, foldedWeight(l, model.weight(l + ".weight"))), maskPattern);
       }
       ForwardCtx ctx;
       auto out = model.block(i, X[b], ctx, &lin);
@@ -268,6 +298,32 @@ SiResult sparsityInduction(DecoderLM& model, const torch::Tensor& calib, const s
       if (alpha > 0) loss = loss + opt.lambda * torch::exp(-alpha * spectral(!grad));
       return loss;
     };
+    // si_init auto: per site, keep s = 1 or switch to the rms initialisation, whichever gives
+    // the lower block loss (greedy over the sites, on up to 4 calibration batches). The rms
+    // start is Wanda-like for the consumer but divides the producer's rows by s, which can
+    // hurt a mask ranked across rows; the block objective decides, site by site.
+    if (opt.init == "auto") {
+      torch::NoGradGuard ng;
+      const size_t nb = std::min<size_t>(X.size(), 4);
+      auto probe = [&] {
+        double v = 0;
+        for (size_t b = 0; b < nb; ++b) v += lossOf(b, false).item<double>();
+        return v / static_cast<double>(nb);
+      };
+      double best = probe();
+      for (int k = 0; k < 4; ++k) {
+        if (!logS[k].defined()) continue;
+        auto keep = logS[k].detach().clone();
+        logS[k].copy_(normLog(k, rmsInit(k)));
+        const double v = probe();
+        if (v < best) {
+          best = v;
+          res.rmsSites.push_back(model.layerPrefix(i) + siteName(k));
+        } else {
+          logS[k].copy_(keep);
+        }
+      }
+    }
     double first = 0, last = 0;
     {
       torch::NoGradGuard ng;
@@ -307,8 +363,7 @@ SiResult sparsityInduction(DecoderLM& model, const torch::Tensor& calib, const s
     for (int k = 0; k < 4; ++k) {
       if (!sFold[k].defined()) continue;
       SiSiteView v;
-      static const char* names[] = {"attn_in", "attn_out", "mlp_in", "mlp_out"};
-      v.name = model.layerPrefix(i) + names[k];
+      v.name = model.layerPrefix(i) + siteName(k);
       v.layers = groups[k];
       auto sv = (k == 1 ? expandKvToHeads(c, sFold[k]) : sFold[k]).contiguous();
       v.scale.assign(sv.data_ptr<float>(), sv.data_ptr<float>() + sv.numel());

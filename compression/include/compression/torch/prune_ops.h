@@ -66,7 +66,7 @@ struct SiOptions {
   int epochs = 2, batch = 8;
   double lr = 5e-3, lambda = 0.01;
   bool scale = true, shift = true, qk = true;
-  std::string init = "rms";          // rms | paper | ones
+  std::string init = "auto";         // auto | rms | paper | ones (auto: per site, 1 or rms by block loss)
   int powerIters = 1;
 };
 struct SiSiteView {                  // one input site (shared by the linears that read it)
@@ -78,6 +78,7 @@ struct SiResult {
   std::map<std::string, torch::Tensor> shifts;  // per layer, in the folded coordinates (delta / s)
   std::vector<SiSiteView> sites;
   std::vector<double> lossStart, lossEnd;       // per block, normalised MSE + regulariser
+  std::vector<std::string> rmsSites;            // si_init auto: the sites that start from the rms scale
   int steps = 0;
   double seconds = 0;
 };
