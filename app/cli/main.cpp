@@ -10,7 +10,7 @@
 #include "cmd_arena.h"
 #define CS_CLI_ARENA 1
 #endif
-#if __has_include("cmd_prune.h") && !defined(CS_MINIMAL)
+#if __has_include("cmd_prune.h")
 #include "cmd_prune.h"
 #define CS_CLI_PRUNE 1
 #endif
