@@ -1,5 +1,6 @@
 // lm-fortunes: a small LLaMA-style byte-level model trained on Debian's fortunes.
 // Deterministic given the seed and thread count (CPU).
+#include <cstdlib>
 #include <torch/version.h>
 
 #include <algorithm>
@@ -44,7 +45,11 @@ std::string fmt(double v, int prec) {
 }
 }  // namespace
 
-Result<FortunesCorpus> loadFortunesCorpus(const std::string& dir) {
+Result<FortunesCorpus> loadFortunesCorpus(const std::string& dir0) {
+  // CSTUDIO_FORTUNES replaces the Debian default (machines without the fortunes package,
+  // e.g. the GPU machine, get a copy of the text files); an explicit directory wins.
+  std::string dir = dir0;
+  if (const char* env = std::getenv("CSTUDIO_FORTUNES"); env && *env && dir0 == "/usr/share/games/fortunes") dir = env;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return Error::notFound(dir + ": no fortunes directory (install Debian's fortunes)");
   FortunesCorpus c;
