@@ -12,8 +12,11 @@
 #include "engine/train.h"
 
 namespace cs {
-// Defined in engine/src/diffusion/train_ddpm.cpp (plain C++ signature, no torch).
+// Defined in engine/src/diffusion/train_ddpm.cpp and engine/src/ar/train_ar.cpp (plain C++
+// signatures, no torch).
 Result<TrainReport> trainDdpmFmnist(const TrainOptions& o, JobContext& job);
+Result<TrainReport> trainVqFmnist(const TrainOptions& o, JobContext& job);
+Result<TrainReport> trainArFmnist(const TrainOptions& o, JobContext& job);
 }  // namespace cs
 
 namespace cs::cli {
@@ -41,8 +44,38 @@ int trainDdpm(const TrainArgs& a) {
   return 0;
 }
 
+// vq-fmnist (the tokenizer) and ar-fmnist (the transformer over its tokens).
+int trainAr(const TrainArgs& a, bool vq) {
+  auto job = progressJob();
+  TrainOptions o;
+  o.epochs = a.epochs;
+  o.seed = a.seed;
+  o.outDir = a.outDir;
+  o.maxTrainSamples = a.maxSamples;
+  o.command = a.commandLine;
+  o.device = a.device;
+  const std::string name = vq ? "vq-fmnist" : "ar-fmnist";
+  auto r = vq ? trainVqFmnist(o, job) : trainArFmnist(o, job);
+  if (!r) return fail(r.error());
+  nlohmann::json out = {{"model", name},          {"weights", r->weightsPath},   {"card", r->cardPath},
+                        {"seconds", r->seconds}, {"parameters", r->parameters}, {"epoch_train_loss", r->epochTrainLoss}};
+  if (vq)
+    out["codebook_used_fraction"] = r->testAccuracy;
+  else
+    out["epoch_test_nll"] = r->epochTestAccuracy;
+  if (a.json)
+    printJson(out);
+  else
+    std::cout << name << ": final train loss " << std::setprecision(4)
+              << (r->epochTrainLoss.empty() ? 0.0 : r->epochTrainLoss.back()) << " after " << r->seconds
+              << " s; weights " << r->weightsPath << "; card " << r->cardPath << "\n";
+  return 0;
+}
+
 const bool registered = [] {
   trainers()["ddpm-fmnist"] = trainDdpm;
+  trainers()["vq-fmnist"] = [](const TrainArgs& a) { return trainAr(a, true); };
+  trainers()["ar-fmnist"] = [](const TrainArgs& a) { return trainAr(a, false); };
   return true;
 }();
 
@@ -84,8 +117,10 @@ std::vector<int64_t> parseIndexList(const std::string& s, int64_t allCount) {
 namespace {
 
 ImageGenOptions resolveOptions(const Model& m, const std::string& sampler, int steps, double eta, double guidance,
-                               int batch, const std::string& device) {
+                               int batch, const std::string& device, double temperature = -1, int topK = -1) {
   auto o = defaultImageGenOptions(m);
+  if (temperature >= 0) o.temperature = temperature;
+  if (topK >= 0) o.topK = topK;
   o.device = device;
   o.sampler = sampler;
   if (steps > 0) o.steps = steps;
@@ -95,9 +130,24 @@ ImageGenOptions resolveOptions(const Model& m, const std::string& sampler, int s
   return o;
 }
 
-nlohmann::json settingsJson(const ImageGenOptions& o) {
+bool isAutoregressive(const Model& m) { return m.family() == "ar-image"; }
+
+nlohmann::json settingsJson(const Model& m, const ImageGenOptions& o) {
+  if (isAutoregressive(m))
+    return {{"sampler", "autoregressive"}, {"temperature", o.temperature}, {"top_k", o.topK},
+            {"guidance", o.guidance},      {"batch", o.batch},             {"device", o.device}};
   return {{"sampler", o.sampler}, {"steps", o.steps}, {"eta", o.eta},
           {"guidance", o.guidance}, {"batch", o.batch}, {"device", o.device}};
+}
+
+// One line describing the sampler settings.
+std::string settingsText(const Model& m, const ImageGenOptions& o) {
+  std::ostringstream s;
+  if (isAutoregressive(m))
+    s << "autoregressive, temperature " << o.temperature << ", top-k " << o.topK << ", guidance " << o.guidance;
+  else
+    s << o.sampler << " " << o.steps << " steps, eta " << o.eta << ", guidance " << o.guidance;
+  return s.str();
 }
 
 }  // namespace
@@ -116,7 +166,7 @@ int runImageGenerate(const Model& model, const ImageGenArgs& a) {
       labels.push_back(int(c));
       seeds.push_back(uint64_t(s));
     }
-  const auto o = resolveOptions(model, a.sampler, a.steps, a.eta, a.guidance, a.batch, a.device);
+  const auto o = resolveOptions(model, a.sampler, a.steps, a.eta, a.guidance, a.batch, a.device, a.temperature, a.topK);
   auto job = progressJob(a.json);
   auto r = generateImages(model, classes > 0 ? labels : std::vector<int>{}, seeds, o, job);
   if (!r) return fail(r.error());
@@ -126,7 +176,7 @@ int runImageGenerate(const Model& model, const ImageGenArgs& a) {
   }
   const double ips = r->seconds > 0 ? r->n / r->seconds : 0;
   if (a.json) {
-    auto j = settingsJson(o);
+    auto j = settingsJson(model, o);
     j["model"] = model.name();
     j["images"] = r->n;
     j["classes"] = cls;
@@ -137,8 +187,8 @@ int runImageGenerate(const Model& model, const ImageGenArgs& a) {
     j["out"] = a.out;
     printJson(j);
   } else {
-    std::cout << model.name() << ": " << r->n << " images (" << r->h << "x" << r->w << ", " << o.sampler << " "
-              << o.steps << " steps, eta " << o.eta << ", guidance " << o.guidance << ", batch " << o.batch << ") in "
+    std::cout << model.name() << ": " << r->n << " images (" << r->h << "x" << r->w << ", " << settingsText(model, o)
+              << ", batch " << o.batch << ") in "
               << std::fixed << std::setprecision(2) << r->seconds << " s = " << ips << " images/s"
               << (a.out.empty() ? "" : "; grid " + a.out) << "\n";
   }
@@ -164,7 +214,7 @@ int runImageEval(const Model& model, const ImageEvalArgs& a) {
     if (classes > 0) labels.push_back(i % classes);
     seeds.push_back(a.seed + uint64_t(i));
   }
-  const auto o = resolveOptions(model, a.sampler, a.steps, a.eta, a.guidance, a.batch, a.device);
+  const auto o = resolveOptions(model, a.sampler, a.steps, a.eta, a.guidance, a.batch, a.device, a.temperature, a.topK);
   auto gen = generateImages(model, labels, seeds, o, job);
   if (!gen) return fail(gen.error());
   if (!a.samplesOut.empty()) {
@@ -174,7 +224,7 @@ int runImageEval(const Model& model, const ImageEvalArgs& a) {
     auto w = writePngGrid(a.samplesOut, head, 10);
     if (!w) return fail(w.error());
   }
-  nlohmann::json j = settingsJson(o);
+  nlohmann::json j = settingsJson(model, o);
   j["model"] = model.name();
   j["classifier"] = a.classifier;
   j["samples"] = gen->n;
@@ -182,8 +232,8 @@ int runImageEval(const Model& model, const ImageEvalArgs& a) {
   j["sampling_seconds"] = gen->seconds;
   std::ostringstream txt;
   txt << std::fixed << std::setprecision(4);
-  txt << model.name() << " (" << gen->n << " samples, " << o.sampler << " " << o.steps << " steps, eta " << o.eta
-      << ", guidance " << o.guidance << "; classifier " << a.classifier << ")\n";
+  txt << model.name() << " (" << gen->n << " samples, " << settingsText(model, o) << "; classifier " << a.classifier
+      << ")\n";
   if (wantIs || (wantCc && classes > 0)) {
     auto probs = classifyImages(*clf, gen->pixels, gen->n, gen->h, gen->w, job);
     if (!probs) return fail(probs.error());

@@ -16,6 +16,8 @@ struct ImageGenArgs {
   std::string device = "cpu";
   int steps = -1, batch = 64, cols = 0;
   double eta = -1, guidance = -1;  // -1: the model's defaults
+  double temperature = -1;         // autoregressive models: -1: the model's default
+  int topK = -1;                   // autoregressive models: -1: the model's default
   bool json = false;
 };
 int runImageGenerate(const Model& model, const ImageGenArgs& a);
@@ -27,6 +29,8 @@ struct ImageEvalArgs {
   std::string sampler = "ddim", device = "cpu";
   int samples = 1000, batch = 64, steps = -1, splits = 1;
   double eta = -1, guidance = -1;
+  double temperature = -1;     // autoregressive models (-1: the model's default)
+  int topK = -1;
   uint64_t seed = 0;           // sample i: class i % classes, seed seed + i
   bool json = false;
 };

@@ -43,6 +43,8 @@ int runGenerate(const GenArgs& a) {
     auto ia = a.image;
     ia.steps = a.steps;
     ia.json = a.json;
+    if (a.temperature > 0) ia.temperature = a.temperature;  // autoregressive image models
+    if (a.topK > 0) ia.topK = a.topK;
     return runImageGenerate(*img, ia);
   }
   auto job = progressJob(true);
@@ -226,6 +228,8 @@ void addEvalVerb(CLI::App& app) {
   ev->add_option("--sampler-steps", e.image.steps, "Image generators: sampler steps (default 50)");
   ev->add_option("--sampler", e.image.sampler, "Image generators: ddim or ddpm")->check(CLI::IsMember({"ddim", "ddpm"}));
   ev->add_option("--eta", e.image.eta, "Image generators: DDIM eta");
+  ev->add_option("--temperature", e.image.temperature, "Autoregressive image generators: sampling temperature");
+  ev->add_option("--top-k", e.image.topK, "Autoregressive image generators: keep the k most likely codes (0 = all)");
   ev->add_option("--batch", e.image.batch, "Image generators: images per sampler call");
   ev->add_option("--seed", e.image.seed, "Image generators: seed of the first sample");
   ev->add_option("--splits", e.image.splits, "Image generators: splits of the inception-style score");

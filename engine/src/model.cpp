@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/model.h"
+#include "engine/torch/ar.h"
 #include "engine/torch/model_impl.h"
 #include "engine/torch/tensors.h"
 #include "engine/torch/unet.h"
@@ -90,6 +91,16 @@ std::shared_ptr<detail::ModelImpl> openNativeSafetensors(const std::string& path
     auto u = detail::loadUNet2D(path);
     if (!u) throw EngineError(u.error());
     return *u;
+  }
+  if (fam->second == "ar-image") {  // autoregressive image generator + its VQ-VAE (engine/torch/ar.h)
+    auto m = detail::loadArImageModel(path);
+    if (!m) throw EngineError(m.error());
+    return *m;
+  }
+  if (fam->second == "vqvae") {
+    auto m = detail::loadVqVae(path);
+    if (!m) throw EngineError(m.error());
+    return *m;
   }
 #ifdef CS_HAVE_LLM
   if (fam->second == "llama" || fam->second == "opt") return detail::openLanguageModel(path);

@@ -1,11 +1,13 @@
-// Generation facade (engine/diffusion.h): batched DDIM/DDPM sampling of a UNet2DModel
-// for (class, seed) pairs, and a small PNG grid writer (zlib for deflate and CRC).
+// Generation facade (engine/diffusion.h): batched DDIM/DDPM sampling of a UNet2DModel, or
+// autoregressive token sampling of an ArImageModel (ar-fmnist) decoded by its VQ-VAE, for
+// (class, seed) pairs, and a small PNG grid writer (zlib for deflate and CRC).
 #include <zlib.h>
 
 #include <chrono>
 #include <fstream>
 
 #include "engine/diffusion.h"
+#include "engine/torch/ar.h"
 #include "engine/torch/unet.h"
 
 namespace cs {
@@ -29,9 +31,78 @@ int64_t nullClassOf(const detail::UNet2DModel& u) {
   return n - 1;
 }
 
+const detail::ArImageModel* asAr(const Model& m) {
+  return dynamic_cast<const detail::ArImageModel*>(m.impl().get());
+}
+
+Result<GeneratedImages> generateAr(const Model& model, const detail::ArImageModel& am, const std::vector<int>& labels,
+                                   const std::vector<uint64_t>& seeds, const ImageGenOptions& opt, JobContext& job) {
+  const auto& cfg = am.ar.config();
+  if (opt.batch < 1) return Error::badArgument("batch must be >= 1");
+  if (opt.temperature < 0) return Error::badArgument("temperature must be >= 0 (0: greedy)");
+  if (opt.topK < 0) return Error::badArgument("top-k must be >= 0 (0: all codes)");
+  if (opt.guidance < 0) return Error::badArgument("guidance must be >= 0");
+  for (int l : labels)
+    if (l < -1 || l >= cfg.classes)
+      return Error::badArgument("class " + std::to_string(l) + " out of range for " + model.name() + " (" +
+                                std::to_string(cfg.classes) + " classes)");
+  if (opt.device != "cpu" && opt.device != "cuda") return Error::badArgument("device must be cpu or cuda");
+  CS_TRY_RESULT(model.source(), {
+    const auto t0 = std::chrono::steady_clock::now();
+    const detail::ArImageModel* m = &am;
+    std::shared_ptr<detail::ArImageModel> onDevice;
+    if (opt.device == "cuda") {
+      if (!torch::cuda::is_available()) return Error::badArgument("--device cuda: this LibTorch build has no CUDA device");
+      onDevice = std::dynamic_pointer_cast<detail::ArImageModel>(am.clone());
+      onDevice->to(torch::Device(torch::kCUDA));
+      m = onDevice.get();
+    }
+    torch::InferenceMode im;
+    const auto dev = opt.device == "cuda" ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+    GeneratedImages out;
+    out.n = int(seeds.size());
+    out.channels = 1;
+    out.h = out.w = m->vq->config().imageSize;
+    out.seeds = seeds;
+    out.labels = labels.empty() ? std::vector<int>(seeds.size(), -1) : labels;
+    const int64_t n = out.n, batches = (n + opt.batch - 1) / opt.batch;
+    // VQ layers are tapped under their "vq." names (as in ArImageModel::layers()).
+    std::map<std::string, detail::TensorTransform> vqTransforms;
+    for (auto& [k, f] : m->inputTransforms)
+      if (k.rfind("vq.", 0) == 0) vqTransforms[k.substr(3)] = f;
+    const detail::ForwardCtx ctx{&m->inputTransforms, nullptr}, vqCtx{&vqTransforms, nullptr};
+    for (int64_t b = 0; b < batches; ++b) {
+      const int64_t lo = b * opt.batch, hi = std::min<int64_t>(n, lo + opt.batch);
+      detail::ArSampleOptions so;
+      so.guidance = opt.guidance;
+      so.temperature = opt.temperature;
+      so.topK = opt.topK;
+      so.sampleSeeds.assign(seeds.begin() + lo, seeds.begin() + hi);
+      so.cancelled = [&job] { return job.cancelled(); };
+      so.onStep = [&](int step) {
+        job.progress((double(b) + double(step) / cfg.seqLen) / double(batches),
+                     "sampling batch " + std::to_string(b + 1) + "/" + std::to_string(batches) + ", token " +
+                         std::to_string(step + 1) + "/" + std::to_string(cfg.seqLen));
+      };
+      std::vector<int64_t> ls;
+      for (int64_t i = lo; i < hi; ++i) ls.push_back(out.labels[size_t(i)] < 0 ? cfg.nullClass() : out.labels[size_t(i)]);
+      auto codes = detail::sampleArCodes(m->ar, torch::tensor(ls, torch::kLong).to(dev), so, ctx);
+      if (!codes.defined()) return Error::cancelled();
+      auto x = m->vq->decodeCodes(codes, vqCtx);
+      x = ((x.to(torch::kFloat).cpu() + 1) / 2).clamp(0, 1).contiguous();
+      const float* d = x.data_ptr<float>();
+      out.pixels.insert(out.pixels.end(), d, d + x.numel());
+    }
+    out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    job.progress(1.0, "generated " + std::to_string(n) + " images");
+    return out;
+  })
+}
+
 }  // namespace
 
 int diffusionClassCount(const Model& model) {
+  if (const auto* a = asAr(model)) return a->ar.config().classes;
   const auto* u = asUNet(model);
   if (!u || u->config().numClassEmbeds <= 0) return 0;
   // The null class is not a real class.
@@ -52,17 +123,23 @@ ImageGenOptions defaultImageGenOptions(const Model& model) {
   num("default_steps", o.steps);
   num("default_guidance", o.guidance);
   num("default_eta", o.eta);
+  num("default_temperature", o.temperature);
+  num("default_top_k", o.topK);
   return o;
 }
 
 Result<GeneratedImages> generateImages(const Model& model, const std::vector<int>& labels, const std::vector<uint64_t>& seeds,
                                        const ImageGenOptions& opt, JobContext& job) {
   const auto* u = asUNet(model);
-  if (!u) return Error::badArgument(model.name() + ": not a diffusion UNet (task " + model.family() + ")");
+  const auto* ar = asAr(model);
+  if (!u && !ar)
+    return Error::badArgument(model.name() + ": not a diffusion UNet or autoregressive image model (family " +
+                              model.family() + ")");
   if (seeds.empty()) return Error::badArgument("no seeds: nothing to generate");
   if (!labels.empty() && labels.size() != seeds.size())
     return Error::badArgument("generate: " + std::to_string(labels.size()) + " classes for " +
                               std::to_string(seeds.size()) + " seeds");
+  if (ar) return generateAr(model, *ar, labels, seeds, opt, job);
   if (opt.sampler != "ddim" && opt.sampler != "ddpm")
     return Error::badArgument("sampler must be ddim or ddpm, got '" + opt.sampler + "'");
   const auto& cfg = u->config();
