@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <unordered_map>
 
 #include "engine/llm.h"
 #include "engine/torch/llm_impl.h"
@@ -246,6 +247,78 @@ class TestLlm : public QObject {
     // Bytes outside the vocabulary use byte fallback (id = byte + 3).
     auto u = tok.value()->encode("\xe2\x82\xac", false);
     QCOMPARE(tok.value()->decode(u), std::string(" \xe2\x82\xac"));
+  }
+
+  void bpeEncodeMatchesNaiveMerges() {
+    // The heap-based merge loop must give exactly llama2.c's naive result (rescan all
+    // pairs, merge the best score, leftmost on ties). Reference written here from tok512.bin.
+    NEED_SHARED();
+    const std::string tokPath = kShared + "/data/weights/stories260K/tok512.bin";
+    std::ifstream f(tokPath, std::ios::binary);
+    QVERIFY(f.good());
+    int maxLen = 0;
+    f.read(reinterpret_cast<char*>(&maxLen), 4);
+    std::vector<std::string> pieces;
+    std::vector<float> scores;
+    std::unordered_map<std::string, int> lookup;
+    for (int i = 0; i < 512; ++i) {
+      float sc = 0;
+      int len = 0;
+      f.read(reinterpret_cast<char*>(&sc), 4);
+      f.read(reinterpret_cast<char*>(&len), 4);
+      std::string p(static_cast<size_t>(len), '\0');
+      f.read(p.data(), len);
+      pieces.push_back(p);
+      scores.push_back(sc);
+      lookup.emplace(p, i);
+    }
+    QVERIFY(f.good());
+    auto find = [&](const std::string& p) {
+      auto it = lookup.find(p);
+      return it == lookup.end() ? -1 : it->second;
+    };
+    auto naive = [&](const std::string& text) {
+      std::vector<int> t{1};
+      if (!text.empty()) t.push_back(find(" "));
+      std::string cp;
+      auto flush = [&] {
+        if (cp.empty()) return;
+        const int id = find(cp);
+        if (id >= 0) t.push_back(id);
+        else
+          for (unsigned char c : cp) t.push_back(c + 3);
+        cp.clear();
+      };
+      for (unsigned char c : text) {
+        if ((c & 0xC0) != 0x80) flush();
+        cp.push_back(static_cast<char>(c));
+        if (cp.size() >= 4) flush();
+      }
+      flush();
+      while (true) {
+        float best = -1e10f;
+        int bestId = -1;
+        size_t at = 0;
+        for (size_t i = 0; i + 1 < t.size(); ++i) {
+          const int id = find(pieces[t[i]] + pieces[t[i + 1]]);
+          if (id >= 0 && scores[id] > best) {
+            best = scores[id];
+            bestId = id;
+            at = i;
+          }
+        }
+        if (bestId < 0) break;
+        t[at] = bestId;
+        t.erase(t.begin() + static_cast<long>(at) + 1);
+      }
+      return t;
+    };
+    auto tok = loadLlama2cTokenizer(tokPath, 512);
+    QVERIFY(tok.ok());
+    const std::vector<std::string> texts = {readAll(kShared + "/data/text/tinystories_sample.txt").substr(0, 3000),
+                                            readAll(kShared + "/data/text/tinyshakespeare.txt").substr(0, 3000),
+                                            "caf\xc3\xa9 na\xc3\xafve \xe2\x82\xac 3.14 aaaa    bbbb\n\n\tx", " ", "a"};
+    for (const auto& text : texts) QCOMPARE(tok.value()->encode(text, true), naive(text));
   }
 
   void corruptInputsNameTheFile() {

@@ -4,9 +4,13 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <algorithm>
+#include <cstdint>
+#include <sstream>
 #include <unordered_map>
 
 #include "engine/llm.h"
+#include "tokenizer_io.h"
 
 namespace cs {
 
@@ -89,24 +93,53 @@ class Llama2cTokenizer final : public Tokenizer {
       if (cp.size() >= 4) flush();
     }
     flush();
-    // merges
-    while (true) {
-      float best = -1e10f;
-      int bestId = -1;
-      size_t bestIdx = 0;
-      for (size_t i = 0; i + 1 < t.size(); ++i) {
-        int id = find(pieces[t[i]] + pieces[t[i + 1]]);
-        if (id >= 0 && scores[id] > best) {
-          best = scores[id];
-          bestId = id;
-          bestIdx = i;
-        }
-      }
-      if (bestId < 0) break;
-      t[bestIdx] = bestId;
-      t.erase(t.begin() + static_cast<long>(bestIdx) + 1);
+    // Merges: repeatedly the adjacent pair with the highest score, the leftmost on ties
+    // (llama2.c's rule). A max-heap of candidate pairs over a linked list keeps this
+    // O(n log n); the naive rescan is O(n^2) and took minutes on a 64 KB text. Stale heap
+    // entries (a side already merged) are skipped when popped.
+    const size_t n = t.size();
+    if (n < 2) return t;
+    std::vector<int> prev(n), next(n);
+    std::vector<char> alive(n, 1);
+    for (size_t i = 0; i < n; ++i) {
+      prev[i] = static_cast<int>(i) - 1;
+      next[i] = i + 1 < n ? static_cast<int>(i + 1) : -1;
     }
-    return t;
+    struct Cand {
+      float score;
+      int left, right, leftId, rightId, merged;
+    };
+    auto worse = [](const Cand& a, const Cand& b) {  // heap order: higher score, then leftmost
+      if (a.score != b.score) return a.score < b.score;
+      return a.left > b.left;
+    };
+    std::vector<Cand> heap;
+    auto push = [&](int l, int r) {
+      if (l < 0 || r < 0) return;
+      const int id = find(pieces[t[l]] + pieces[t[r]]);
+      if (id < 0) return;
+      heap.push_back({scores[id], l, r, t[l], t[r], id});
+      std::push_heap(heap.begin(), heap.end(), worse);
+    };
+    for (size_t i = 0; i + 1 < n; ++i) push(static_cast<int>(i), static_cast<int>(i + 1));
+    while (!heap.empty()) {
+      std::pop_heap(heap.begin(), heap.end(), worse);
+      const Cand c = heap.back();
+      heap.pop_back();
+      if (!alive[c.left] || !alive[c.right] || next[c.left] != c.right || t[c.left] != c.leftId ||
+          t[c.right] != c.rightId)
+        continue;
+      t[c.left] = c.merged;
+      alive[c.right] = 0;
+      next[c.left] = next[c.right];
+      if (next[c.right] >= 0) prev[next[c.right]] = c.left;
+      push(prev[c.left], c.left);
+      push(c.left, next[c.left]);
+    }
+    std::vector<int> out;
+    out.reserve(n);
+    for (int i = 0; i >= 0; i = next[i]) out.push_back(t[i]);
+    return out;
   }
 
   std::string piece(int prev, int id) const override {
@@ -136,9 +169,9 @@ std::shared_ptr<const Tokenizer> makeByteTokenizer(int bos, int eos, int vocabSi
   return std::make_shared<ByteTokenizer>(bos, eos, vocabSize);
 }
 
-Result<std::shared_ptr<const Tokenizer>> loadLlama2cTokenizer(const std::string& path, int vocabSize) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error::notFound(path + ": cannot open tokenizer");
+namespace {
+
+Result<std::shared_ptr<const Tokenizer>> readLlama2cTokenizer(std::istream& in, const std::string& path, int vocabSize) {
   auto tok = std::make_shared<Llama2cTokenizer>();
   int32_t maxLen = 0;
   if (!in.read(reinterpret_cast<char*>(&maxLen), 4) || maxLen <= 0 || maxLen > 4096)
@@ -157,5 +190,89 @@ Result<std::shared_ptr<const Tokenizer>> loadLlama2cTokenizer(const std::string&
   }
   return std::shared_ptr<const Tokenizer>(tok);
 }
+
+}  // namespace
+
+Result<std::shared_ptr<const Tokenizer>> loadLlama2cTokenizer(const std::string& path, int vocabSize) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error::notFound(path + ": cannot open tokenizer");
+  return readLlama2cTokenizer(in, path, vocabSize);
+}
+
+namespace detail {
+
+std::string llama2cTokenizerBytes(const Tokenizer& t) {
+  auto* tok = dynamic_cast<const Llama2cTokenizer*>(&t);
+  if (!tok) return {};
+  int32_t maxLen = 1;
+  for (auto& p : tok->pieces) maxLen = std::max<int32_t>(maxLen, static_cast<int32_t>(p.size()));
+  std::string out;
+  auto put = [&out](const void* p, size_t n) { out.append(static_cast<const char*>(p), n); };
+  put(&maxLen, 4);
+  for (size_t i = 0; i < tok->pieces.size(); ++i) {
+    const float score = tok->scores[i];
+    const auto len = static_cast<int32_t>(tok->pieces[i].size());
+    put(&score, 4);
+    put(&len, 4);
+    put(tok->pieces[i].data(), tok->pieces[i].size());
+  }
+  return out;
+}
+
+Result<std::shared_ptr<const Tokenizer>> llama2cTokenizerFromBytes(const std::string& bytes, int vocabSize,
+                                                                   const std::string& origin) {
+  std::istringstream in(bytes);
+  return readLlama2cTokenizer(in, origin, vocabSize);
+}
+
+namespace {
+const char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+}
+
+std::string base64Encode(const std::string& bytes) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  for (size_t i = 0; i < bytes.size(); i += 3) {
+    uint32_t v = static_cast<uint8_t>(bytes[i]) << 16;
+    const size_t n = std::min<size_t>(3, bytes.size() - i);
+    if (n > 1) v |= static_cast<uint8_t>(bytes[i + 1]) << 8;
+    if (n > 2) v |= static_cast<uint8_t>(bytes[i + 2]);
+    out += kB64[(v >> 18) & 63];
+    out += kB64[(v >> 12) & 63];
+    out += n > 1 ? kB64[(v >> 6) & 63] : '=';
+    out += n > 2 ? kB64[v & 63] : '=';
+  }
+  return out;
+}
+
+bool base64Decode(const std::string& text, std::string& out) {
+  if (text.size() % 4 != 0) return false;
+  out.clear();
+  out.reserve(text.size() / 4 * 3);
+  for (size_t i = 0; i < text.size(); i += 4) {
+    uint32_t v = 0;
+    int pad = 0;
+    for (int k = 0; k < 4; ++k) {
+      const char c = text[i + k];
+      int d;
+      if (c == '=' && k >= 2 && i + 4 == text.size()) {
+        d = 0;
+        ++pad;
+      } else {
+        if (pad) return false;
+        const char* p = std::strchr(kB64, c);
+        if (!p || c == '\0') return false;
+        d = static_cast<int>(p - kB64);
+      }
+      v = (v << 6) | static_cast<uint32_t>(d);
+    }
+    out += static_cast<char>((v >> 16) & 255);
+    if (pad < 2) out += static_cast<char>((v >> 8) & 255);
+    if (pad < 1) out += static_cast<char>(v & 255);
+  }
+  return true;
+}
+
+}  // namespace detail
 
 }  // namespace cs
