@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <vector>
 
 namespace fs = std::filesystem;
 
@@ -45,14 +46,19 @@ torch::Tensor windowsOf(const std::vector<int64_t>& stream, int n, int L, int se
 }  // namespace
 
 bool isFortunesModel(const detail::DecoderLM& m) {
-  return m.name == "lm-fortunes" || m.source.find("lm-fortunes") != std::string::npos ||
-         (m.properties.count("meta.name") && m.properties.at("meta.name") == "lm-fortunes");
+  // the zoo model and its variants (named "lm-fortunes-<method>-<pattern>" by prune())
+  return m.name.rfind("lm-fortunes", 0) == 0 || m.source.find("lm-fortunes") != std::string::npos ||
+         (m.properties.count("meta.name") && m.properties.at("meta.name").rfind("lm-fortunes", 0) == 0);
 }
 
 std::string sharedTextDir(const detail::DecoderLM& m) {
   std::error_code ec;
-  auto dir = fs::path(m.source).parent_path() / ".." / ".." / "text";
-  if (fs::exists(dir / "tinystories_sample.txt", ec)) return fs::weakly_canonical(dir, ec).string();
+  std::vector<fs::path> dirs = {fs::path(m.source).parent_path() / ".." / ".." / "text"};
+  // a reopened variant of stories260K: beside the tokenizer of its source
+  if (auto it = m.properties.find("meta.tokenizer_file"); it != m.properties.end())
+    dirs.push_back(fs::path(it->second).parent_path() / ".." / ".." / "text");
+  for (auto& dir : dirs)
+    if (fs::exists(dir / "tinystories_sample.txt", ec)) return fs::weakly_canonical(dir, ec).string();
   return {};
 }
 

@@ -7,6 +7,7 @@
 
 #include "engine/torch/llm_impl.h"
 #include "engine/torch/tensors.h"
+#include "tokenizer_io.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -196,12 +197,40 @@ std::shared_ptr<DecoderLM> loadStudioSafetensors(const std::string& path) {
   for (auto& [n, t] : st->tensors) raw[n] = t;
   std::shared_ptr<const Tokenizer> tok;
   auto tk = st->metadata.find("tokenizer");
-  if (tk != st->metadata.end() && tk->second != "bytes") fail(path, "unsupported tokenizer " + tk->second);
+  if (tk != st->metadata.end() && tk->second == "llama2c-bpe") {
+    // Variants of llama2.c models carry their tokenizer (tok<N>.bin, base64) in the metadata;
+    // older files only named it: use that file, else a tok<N>.bin/tokenizer.bin beside this one.
+    auto emb = st->metadata.find("tokenizer_llama2c");
+    if (emb != st->metadata.end()) {
+      std::string bytes;
+      if (!base64Decode(emb->second, bytes)) fail(path, "metadata tokenizer_llama2c is not valid base64");
+      auto t = llama2cTokenizerFromBytes(bytes, static_cast<int>(cfg.vocab), path + " (metadata tokenizer_llama2c)");
+      if (!t) throw EngineError(t.error());
+      tok = t.value();
+    } else {
+      std::vector<fs::path> cands;
+      auto named = st->metadata.find("tokenizer_file");
+      if (named != st->metadata.end()) cands.emplace_back(named->second);
+      for (auto c : {"tok" + std::to_string(cfg.vocab) + ".bin", std::string("tokenizer.bin")})
+        cands.push_back(fs::path(path).parent_path() / c);
+      for (auto& c : cands)
+        if (fs::exists(c)) {
+          auto t = loadLlama2cTokenizer(c.string(), static_cast<int>(cfg.vocab));
+          if (!t) throw EngineError(t.error());
+          tok = t.value();
+          break;
+        }
+      if (!tok) fail(path, "llama2c-bpe model without its tokenizer (no tokenizer_llama2c metadata, no tok" +
+                               std::to_string(cfg.vocab) + ".bin beside it)");
+    }
+  } else if (tk != st->metadata.end() && tk->second != "bytes") {
+    fail(path, "unsupported tokenizer " + tk->second);
+  }
   auto m = assemble(cfg, std::move(raw), path, tok);
   auto nm = st->metadata.find("name");
   m->name = nm != st->metadata.end() ? nm->second : fs::path(path).stem().string();
   for (auto& [k, v] : st->metadata)
-    if (k != "lm_config") m->properties["meta." + k] = v;
+    if (k != "lm_config" && k != "tokenizer_llama2c") m->properties["meta." + k] = v;
   return m;
 }
 
@@ -429,6 +458,11 @@ Status saveDecoderLM(const DecoderLM& m, const std::string& path, bool fp16,
   meta["lm_config"] = cfg.toJson();
   meta["family"] = cfg.arch;
   meta["tokenizer"] = m.tokenizer() ? m.tokenizer()->kind() : "bytes";
+  if (m.tokenizer() && m.tokenizer()->kind() == "llama2c-bpe") {
+    meta["tokenizer_llama2c"] = base64Encode(llama2cTokenizerBytes(*m.tokenizer()));
+    auto src = m.properties.find("tokenizer");
+    if (src != m.properties.end()) meta["tokenizer_file"] = src->second;
+  }
   return writeSafeTensors(path, ts, meta);
 }
 
