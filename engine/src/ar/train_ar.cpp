@@ -317,7 +317,7 @@ Result<TrainReport> trainArFmnist(const TrainOptions& o, JobContext& job) {
       }
       std::map<std::string, std::string> meta = {{"seed", std::to_string(o.seed)},
                                                  {"epochs", std::to_string(epochsDone)},
-                                                 {"default_guidance", "3"},
+                                                 {"default_guidance", "2"},
                                                  {"default_temperature", "1"},
                                                  {"default_top_k", "0"},
                                                  {"tokenizer", vqPath},
@@ -328,7 +328,7 @@ Result<TrainReport> trainArFmnist(const TrainOptions& o, JobContext& job) {
       std::ofstream(fs::path(dir) / "zoo.json")
           << "{\n  \"family\": \"ar-image\",\n  \"name\": \"ar-fmnist\",\n  \"summary\": \"Class-conditional "
              "autoregressive transformer (adaLN, CFG, KV cache) over vq-fmnist tokens, Fashion-MNIST 28x28\",\n  "
-             "\"task\": \"ar-image\",\n  \"weights\": \"model.safetensors\"\n}\n";
+             "\"task\": \"autoregressive-image\",\n  \"weights\": \"model.safetensors\"\n}\n";
       std::ostringstream card;
       card << "# ar-fmnist (as written by the trainer)\n\n"
            << "- Transformer: dim " << cfg.dim << ", depth " << cfg.depth << ", heads " << cfg.heads << ", MLP x"
