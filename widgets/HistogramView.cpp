@@ -7,6 +7,7 @@
 #include <QFileInfo>
 #include <QLabel>
 #include <QMenu>
+#include <QSvgGenerator>
 #include <QTextStream>
 #include <QVBoxLayout>
 
@@ -16,6 +17,21 @@
 #include "widgets/QCustomPlotInclude.h"
 
 namespace cs::widgets {
+
+bool savePlotSvg(QCustomPlot* plot, const QString& path, int width, int height) {
+  const int w = width > 0 ? width : plot->width();
+  const int h = height > 0 ? height : plot->height();
+  QSvgGenerator gen;
+  gen.setFileName(path);
+  gen.setSize(QSize(w, h));
+  gen.setViewBox(QRect(0, 0, w, h));
+  gen.setTitle(QStringLiteral("Compression Studio plot"));
+  QCPPainter painter;
+  if (!painter.begin(&gen)) return false;
+  plot->toPainter(&painter, w, h);
+  painter.end();
+  return QFileInfo(path).size() > 0;
+}
 
 double HistogramSeries::sum() const {
   double s = 0;
@@ -190,6 +206,7 @@ bool HistogramView::exportTo(const QString& path) const {
   const QString suffix = QFileInfo(path).suffix().toLower();
   if (suffix == QLatin1String("png")) return plot_->savePng(path, 0, 0, 2.0);
   if (suffix == QLatin1String("pdf")) return plot_->savePdf(path);
+  if (suffix == QLatin1String("svg")) return savePlotSvg(plot_, path);
   if (suffix == QLatin1String("csv")) {
     QFile f(path);
     if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate | QIODevice::Text)) return false;
@@ -218,6 +235,7 @@ void HistogramView::contextMenuEvent(QContextMenuEvent* event) {
     QString label, filter, suffix;
   };
   const Format formats[] = {{tr("Export PNG…"), tr("PNG image (*.png)"), QStringLiteral("png")},
+                            {tr("Export SVG…"), tr("SVG image (*.svg)"), QStringLiteral("svg")},
                             {tr("Export PDF…"), tr("PDF document (*.pdf)"), QStringLiteral("pdf")},
                             {tr("Export CSV…"), tr("CSV table (*.csv)"), QStringLiteral("csv")}};
   for (const Format& f : formats) {

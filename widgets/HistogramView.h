@@ -1,6 +1,6 @@
 // HistogramView: a histogram plot (QCustomPlot) with an optional overlay series drawn on
 // the same bins (full precision vs quantized), vertical clipping-range lines, a linear/log
-// y toggle, a statistics line, and a context menu exporting PNG, PDF or CSV.
+// y toggle, a statistics line, and a context menu exporting PNG, SVG, PDF or CSV.
 // Passive: it plots what it is given. GUI thread only.
 #pragma once
 #include <QString>
@@ -49,7 +49,7 @@ class HistogramView : public QWidget {
   bool logScale() const { return log_; }
   QString statsText() const;
   QCustomPlot* plot() const { return plot_; }
-  // Writes the plot by suffix: .png, .pdf or .csv (bins and both series). False on error.
+  // Writes the plot by suffix: .png, .svg, .pdf or .csv (bins and both series). False on error.
   bool exportTo(const QString& path) const;
 
  public Q_SLOTS:
@@ -77,5 +77,9 @@ class HistogramView : public QWidget {
   QString placeholder_;
   bool log_ = false;
 };
+
+// Writes a QCustomPlot as SVG (QSvgGenerator, vector output); width/height 0: the
+// widget's size. False on error.
+bool savePlotSvg(QCustomPlot* plot, const QString& path, int width = 0, int height = 0);
 
 }  // namespace cs::widgets

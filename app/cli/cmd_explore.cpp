@@ -2,7 +2,10 @@
 //   cstudio sensitivity MODEL --wbits 4 --abits 8 [--mode isolated|cumulative|both] [--samples N] [--json]
 //   cstudio explore MODEL [--list] [--point P[@kind] ...] [--samples N] [--input-shape 16,32] [--json]
 //   cstudio explore MODEL --weight LAYER [--json]    (singular values, stable rank, sparsity pattern)
+//   ... --bits B [--granularity tensor|channel|group|token] [--group G] [--asymmetric] [--clip P]
+//       what-if fake-quantization of the weight (or of each captured point's sample)
 // Same facade calls as the GUI's Explore tab (compression/diagnose.h, engine/explore.h).
+#include <chrono>
 #include <cmath>
 #include <iomanip>
 #include <iostream>
@@ -83,13 +86,51 @@ int runSensitivity(const SensArgs& a) {
 }
 
 struct ExploreArgs {
-  std::string model, weight, inputShape;
+  std::string model, weight, inputShape, granularity = "channel";
+  int bits = 0, group = 32;
+  double clip = 100.0;
+  bool asymmetric = false;
   std::vector<std::string> points;
   int samples = 64, seed = 0, batch = 32, steps = 20, bins = 64;
   bool list = false, json = false, noMagnitude = false;
 };
 
+// What-if fake-quantization of a [rows, cols] tensor (weights: rows = output channels;
+// activations: rows = tokens). Returns the JSON and prints a line unless json.
+nlohmann::json whatIf(const ExploreArgs& a, const float* data, int64_t rows, int64_t cols, bool activation,
+                      const std::string& what) {
+  WhatIfOptions o;
+  o.bits = a.bits;
+  o.symmetric = !a.asymmetric;
+  o.clipPercentile = a.clip;
+  o.groupSize = a.group;
+  if (a.granularity == "tensor") o.granularity = QuantGranularity::Tensor;
+  else if (a.granularity == "group") o.granularity = QuantGranularity::Group;
+  else if (a.granularity == "token") o.granularity = activation ? QuantGranularity::Row : QuantGranularity::Column;
+  else o.granularity = activation ? QuantGranularity::Column : QuantGranularity::Row;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = whatIfQuantize(data, rows, cols, o);
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  nlohmann::json j = {{"what", what}, {"rows", rows}, {"cols", cols}, {"bits", a.bits},
+                      {"granularity", a.granularity}, {"symmetric", o.symmetric}, {"clip_percentile", a.clip},
+                      {"groups", r.groups}, {"clip_lo", r.clipLo}, {"clip_hi", r.clipHi},
+                      {"clipped_fraction", r.clippedFraction}, {"mse", r.mse},
+                      {"sqnr_db", std::isinf(r.sqnrDb) ? 999.0 : r.sqnrDb}, {"milliseconds", ms},
+                      {"histogram", {{"lo", r.reference.lo}, {"hi", r.reference.hi}, {"fp", r.reference.counts},
+                                     {"quantized", r.quantized.counts}}}};
+  if (!a.json)
+    std::cout << "what-if " << what << " [" << rows << " x " << cols << "] " << a.bits << " bit " << a.granularity
+              << (o.symmetric ? " symmetric" : " asymmetric") << ", clip p" << a.clip << ": SQNR " << fmt(r.sqnrDb)
+              << " dB, MSE " << r.mse << ", clipped " << fmt(100 * r.clippedFraction, 3) << " %, range ["
+              << fmt(r.clipLo, 4) << ", " << fmt(r.clipHi, 4) << "], " << fmt(ms, 2) << " ms\n";
+  return j;
+}
+
 int runExplore(const ExploreArgs& a) {
+  if (a.bits != 0 && (a.bits < 2 || a.bits > 16)) return fail(Error::badArgument("--bits must be 2..16"));
+  if (a.granularity != "tensor" && a.granularity != "channel" && a.granularity != "group" && a.granularity != "token")
+    return fail(Error::badArgument("--granularity must be tensor, channel, group or token"));
+  if (a.clip < 50 || a.clip > 100) return fail(Error::badArgument("--clip must be a percentile in [50, 100]"));
   auto job = progressJob();
   auto m = openExploreModel(a.model, job);
   if (!m) return fail(m.error());
@@ -110,6 +151,7 @@ int runExplore(const ExploreArgs& a) {
                         {"sparsity", pat.sparsity},
                         {"n_m", pat.nmLabel()},
                         {"row_density", pat.rowDensity}};
+    if (a.bits > 0) j["what_if"] = whatIf(a, w->values.data(), rows, cols, false, a.weight + " weight");
     if (a.json) printJson(j);
     else
       std::cout << a.weight << " [" << rows << " x " << cols << "]: sigma_max " << fmt(sp.singular.front(), 4)
@@ -154,9 +196,15 @@ int runExplore(const ExploreArgs& a) {
   const double mvals = double(r->valuesSeen) / 1e6;
   if (a.json) {
     nlohmann::json pts = nlohmann::json::array();
-    for (auto& p : r->points) pts.push_back(toJson(p, true));
+    for (auto& p : r->points) {
+      pts.push_back(toJson(p, true));
+      if (a.bits > 0 && !p.sample.empty())
+        pts.back()["what_if"] = whatIf(a, p.sample.data(), int64_t(p.sample.size()) / p.sampleCols, p.sampleCols,
+                                       true, p.point + "@" + p.kind + " sample");
+    }
     printJson({{"model", m->name()}, {"data", r->data}, {"seconds", r->seconds}, {"values", r->valuesSeen},
-               {"mvalues_per_second", r->seconds > 0 ? mvals / r->seconds : 0.0}, {"points", pts}});
+               {"mvalues_per_second", r->seconds > 0 ? mvals / r->seconds : 0.0},
+               {"input_seconds", r->inputSeconds}, {"stats_seconds", r->statsSeconds}, {"points", pts}});
     return 0;
   }
   std::cout << m->name() << ": " << r->data << "\n";
@@ -169,9 +217,14 @@ int runExplore(const ExploreArgs& a) {
       std::cout << "  steps " << p.perStep.size() << " (|x| p99.9 " << fmt(p.perStep.front().p999Abs, 3) << " -> "
                 << fmt(p.perStep.back().p999Abs, 3) << ")";
     std::cout << "\n";
+    if (a.bits > 0 && !p.sample.empty())
+      whatIf(a, p.sample.data(), int64_t(p.sample.size()) / p.sampleCols, p.sampleCols, true,
+             p.point + "@" + p.kind + " sample");
   }
   std::cout << "captured " << fmt(mvals, 1) << " M values in " << fmt(r->seconds, 2) << " s ("
-            << fmt(r->seconds > 0 ? mvals / r->seconds : 0, 1) << " M values/s)\n";
+            << fmt(r->seconds > 0 ? mvals / r->seconds : 0, 1) << " M values/s; inputs " << fmt(r->inputSeconds, 2)
+            << " s, statistics " << fmt(r->statsSeconds, 2) << " s, model "
+            << fmt(r->seconds - r->inputSeconds - r->statsSeconds, 2) << " s)\n";
   return 0;
 }
 
@@ -209,6 +262,11 @@ void addExploreCommands(CLI::App& app) {
   e->add_option("--bins", ea->bins, "Histogram bins");
   e->add_option("--steps", ea->steps, "Diffusion sampling steps");
   e->add_option("--input-shape", ea->inputShape, "Per-sample input shape for models without data, e.g. 16,32");
+  e->add_option("--bits", ea->bits, "What-if fake-quantization bits (2..16) of the weight / captured samples");
+  e->add_option("--granularity", ea->granularity, "What-if granularity: tensor, channel, group or token");
+  e->add_option("--group", ea->group, "What-if group size (granularity group)");
+  e->add_option("--clip", ea->clip, "What-if clip percentile (100: min/max)");
+  e->add_flag("--asymmetric", ea->asymmetric, "What-if asymmetric range (default symmetric)");
   e->add_flag("--no-magnitude", ea->noMagnitude, "Skip the channel x token magnitude map");
   e->add_flag("--json", ea->json, "JSON on stdout");
   e->callback([ea] {

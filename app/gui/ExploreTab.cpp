@@ -13,11 +13,15 @@
 #include <QTabWidget>
 #include <QVBoxLayout>
 
+#include <QElapsedTimer>
+
+#include <chrono>
 #include <cmath>
 
 #include "engine/explore.h"
 #include "widgets/LayerTreeView.h"
 #include "widgets/explore/ExploreViews.h"
+#include "widgets/explore/WhatIfView.h"
 
 namespace cs::gui {
 using namespace cs::widgets;
@@ -32,6 +36,8 @@ QString shapeText(const std::vector<int64_t>& s) {
 }
 
 struct WeightViews {
+  std::shared_ptr<std::vector<float>> values;
+  int64_t rows = 0, cols = 0;
   ChannelRangeData ranges;
   SpectrumData spectrum;
   SparsityData sparsity;
@@ -60,6 +66,8 @@ ExploreTab::ExploreTab(cs::qt::StudioSession* session, QWidget* parent) : QWidge
   auto* cancelBtn = new QPushButton(tr("Cancel"), this);
   status_ = new QLabel(tr("Open a model (Zoo or File > Open)"), this);
   status_->setWordWrap(true);
+  status_->setMinimumHeight(status_->fontMetrics().lineSpacing() * 4);  // long status lines wrap, not clip
+  status_->setAlignment(Qt::AlignLeft | Qt::AlignTop);
 
   auto* form = new QFormLayout;
   form->addRow(tr("Samples"), samples_);
@@ -101,6 +109,8 @@ ExploreTab::ExploreTab(cs::qt::StudioSession* session, QWidget* parent) : QWidge
   tabs_->addTab(spectrum_, tr("Spectrum"));
   tabs_->addTab(sparsity_, tr("Sparsity"));
   tabs_->addTab(sens_, tr("Sensitivity"));
+  whatIf_ = new WhatIfView(this);
+  tabs_->addTab(whatIf_, tr("What-if quantizer"));
 
   auto* split = new QSplitter(Qt::Horizontal, this);
   split->addWidget(left);
@@ -115,6 +125,7 @@ ExploreTab::ExploreTab(cs::qt::StudioSession* session, QWidget* parent) : QWidge
   connect(captureBtn_, &QPushButton::clicked, this, &ExploreTab::captureActivations);
   connect(sensBtn_, &QPushButton::clicked, this, &ExploreTab::runSensitivity);
   connect(cancelBtn, &QPushButton::clicked, this, &ExploreTab::cancel);
+  connect(whatIf_, &WhatIfView::settingsChanged, this, [this] { updateWhatIf(); });
   connect(logColor_, &QCheckBox::toggled, this, [this] { updateActivationViews(layer_); });
   connect(session_, &cs::qt::StudioSession::modelOpened, this, [this] { setModel(session_->model()); });
 }
@@ -127,6 +138,9 @@ void ExploreTab::setModel(const cs::Model& m) {
   model_ = m;
   capture_.reset();
   layer_.clear();
+  weightCache_ = {};
+  whatIf_->setActivationAvailable(false);
+  whatIf_->clear(tr("Select a layer"));
   layers_.setLayers(m.layers());
   for (auto* v : std::initializer_list<PlotPanel*>{wranges_, spectrum_, sparsity_}) v->clear(tr("Select a layer"));
   aranges_->clear(tr("Capture activations to see per-channel input ranges"));
@@ -174,6 +188,7 @@ void ExploreTab::onLayer(const QString& layer) {
   layer_ = layer;
   updateWeightViews(layer);
   updateActivationViews(layer);
+  if (whatIf_->settings().activation) updateWhatIf();
 }
 
 void ExploreTab::updateWeightViews(const QString& layer) {
@@ -195,6 +210,8 @@ void ExploreTab::updateWeightViews(const QString& layer) {
         }
         const int64_t rows = w->shape[0], cols = int64_t(w->values.size()) / rows;
         const QString title = QString::fromStdString(name);
+        out->rows = rows;
+        out->cols = cols;
         // Per output channel range.
         auto& r = out->ranges;
         r.title = QStringLiteral("%1: weight range per output channel %2").arg(title, shapeText(w->shape));
@@ -230,6 +247,7 @@ void ExploreTab::updateWeightViews(const QString& layer) {
         q.rowDensity = toQ(pat.rowDensity);
         q.sparsity = pat.sparsity;
         q.nm = QString::fromStdString(pat.nmLabel());
+        out->values = std::make_shared<std::vector<float>>(std::move(w->values));
         job.progress(1.0, "done");
       },
       [this, out, err, layer](bool cancelled, const QString& error) {
@@ -242,6 +260,8 @@ void ExploreTab::updateWeightViews(const QString& layer) {
         wranges_->setData(out->ranges);
         spectrum_->setData(out->spectrum);
         sparsity_->setData(out->sparsity);
+        weightCache_ = {layer, out->rows, out->cols, out->values};
+        updateWhatIf();
         Q_EMIT weightViewsUpdated(layer);
       });
 }
@@ -300,6 +320,93 @@ void ExploreTab::updateActivationViews(const QString& layer) {
   }
 }
 
+bool ExploreTab::updateWhatIf() {
+  QElapsedTimer clock;
+  clock.start();
+  const auto st = whatIf_->settings();
+  const float* data = nullptr;
+  int64_t rows = 0, cols = 0;
+  QString what;
+  if (st.activation) {
+    const cs::PointStats* p = nullptr;
+    if (capture_)
+      for (auto& s : capture_->points)
+        if (QString::fromStdString(s.point) == layer_ && (!p || s.kind == "input")) p = &s;
+    if (!p || p->sample.empty() || p->sampleCols <= 0) {
+      whatIf_->clear(tr("%1: no captured activation sample at this layer (capture activations first)").arg(layer_));
+      return false;
+    }
+    data = p->sample.data();
+    cols = p->sampleCols;
+    rows = int64_t(p->sample.size()) / cols;
+    what = tr("%1 (%2): captured sample of %3 rows x %4 channels").arg(layer_, QString::fromStdString(p->kind)).arg(rows).arg(cols);
+  } else {
+    if (weightCache_.layer != layer_ || !weightCache_.values || weightCache_.values->empty()) {
+      whatIf_->clear(tr("%1: weight not loaded").arg(layer_));
+      return false;
+    }
+    data = weightCache_.values->data();
+    rows = weightCache_.rows;
+    cols = weightCache_.cols;
+    what = tr("%1: weight [%2 x %3]").arg(layer_).arg(rows).arg(cols);
+  }
+  cs::WhatIfOptions o;
+  o.bits = st.bits;
+  o.symmetric = st.symmetric;
+  o.clipPercentile = st.clipPercentile;
+  o.groupSize = st.groupSize;
+  o.bins = 200;
+  const QString g = st.granularity;
+  QString gLabel;
+  if (g == QLatin1String("tensor")) {
+    o.granularity = cs::QuantGranularity::Tensor;
+    gLabel = tr("per-tensor");
+  } else if (g == QLatin1String("group")) {
+    o.granularity = cs::QuantGranularity::Group;
+    gLabel = tr("group %1").arg(st.groupSize);
+  } else if (g == QLatin1String("token")) {
+    o.granularity = st.activation ? cs::QuantGranularity::Row : cs::QuantGranularity::Column;
+    gLabel = st.activation ? tr("per-token") : tr("per-input-column");
+  } else {
+    o.granularity = st.activation ? cs::QuantGranularity::Column : cs::QuantGranularity::Row;
+    gLabel = st.activation ? tr("per-channel") : tr("per-output-channel");
+  }
+  cs::WhatIfResult r;
+  try {
+    r = cs::whatIfQuantize(data, rows, cols, o);
+  } catch (const std::exception& e) {
+    whatIf_->clear(QString::fromUtf8(e.what()));
+    return false;
+  }
+  WhatIfData d;
+  d.title = what;
+  d.xLabel = st.activation ? tr("activation value") : tr("weight value");
+  const int nb = int(r.reference.counts.size());
+  const double bw = r.reference.binWidth();
+  d.binWidth = bw;
+  d.centers.resize(nb);
+  for (int i = 0; i < nb; ++i) d.centers[i] = r.reference.binCenter(size_t(i));
+  d.reference = toQ(r.reference.counts);
+  d.quantized = toQ(r.quantized.counts);
+  d.clipLo = r.clipLo;
+  d.clipHi = r.clipHi;
+  d.clippedFraction = r.clippedFraction;
+  d.mse = r.mse;
+  d.sqnrDb = r.sqnrDb;
+  d.values = r.values;
+  d.groups = r.groups;
+  d.config = tr("%1%2 %3 %4%5")
+                 .arg(st.activation ? QStringLiteral("A") : QStringLiteral("W"))
+                 .arg(st.bits)
+                 .arg(gLabel, st.symmetric ? tr("symmetric") : tr("asymmetric"))
+                 .arg(st.clipPercentile < 100 ? tr(", clip p%1").arg(st.clipPercentile) : QString());
+  d.milliseconds = clock.nsecsElapsed() / 1e6;
+  whatIf_->setData(d);
+  const double ms = clock.nsecsElapsed() / 1e6;
+  Q_EMIT whatIfUpdated(ms);
+  return true;
+}
+
 void ExploreTab::captureActivations() {
   if (!model_.valid()) return;
   auto out = std::make_shared<cs::Result<cs::CaptureResult>>(cs::Error::failed("not run"));
@@ -322,6 +429,7 @@ void ExploreTab::captureActivations() {
           return;
         }
         capture_ = std::make_shared<const cs::CaptureResult>(std::move(**out));
+        whatIf_->setActivationAvailable(true);
         setStatus(tr("%1 points from %2 in %3 s (%4 M values)")
                       .arg(capture_->points.size())
                       .arg(QString::fromStdString(capture_->data))

@@ -29,6 +29,7 @@ class TimestepRangeView;
 class SpectrumView;
 class SparsityView;
 class SensitivityView;
+class WhatIfView;
 }  // namespace cs::widgets
 
 namespace cs::gui {
@@ -56,6 +57,10 @@ class ExploreTab : public QWidget {
   widgets::SpectrumView* spectrum() const { return spectrum_; }
   widgets::SparsityView* sparsity() const { return sparsity_; }
   widgets::SensitivityView* sensitivityView() const { return sens_; }
+  widgets::WhatIfView* whatIf() const { return whatIf_; }
+  // Recomputes the what-if view from the cached weight / activation sample (GUI thread,
+  // no model run). False when nothing is cached for the selected layer.
+  bool updateWhatIf();
   QSpinBox* samplesBox() const { return samples_; }
   QSpinBox* wbitsBox() const { return wbits_; }
   QSpinBox* abitsBox() const { return abits_; }
@@ -65,6 +70,7 @@ class ExploreTab : public QWidget {
   void captureFinished();
   void weightViewsUpdated(const QString& layer);
   void sensitivityFinished();
+  void whatIfUpdated(double milliseconds);
   void failed(const QString& what, const QString& message);
 
  private:
@@ -88,6 +94,13 @@ class ExploreTab : public QWidget {
   widgets::SpectrumView* spectrum_;
   widgets::SparsityView* sparsity_;
   widgets::SensitivityView* sens_;
+  widgets::WhatIfView* whatIf_;
+  // The selected layer's weight as [rows, cols] (kept for the what-if view).
+  struct WeightCache {
+    QString layer;
+    int64_t rows = 0, cols = 0;
+    std::shared_ptr<const std::vector<float>> values;
+  } weightCache_;
   QSpinBox* samples_;
   QSpinBox* wbits_;
   QSpinBox* abits_;

@@ -57,6 +57,20 @@ class TestExploreCli : public QObject {
     QCOMPARE(wj["singular_values"].size(), size_t(10));
     QVERIFY(wj["stable_rank"].get<double>() >= 1.0);
     QCOMPARE(wj["n_m"].get<std::string>(), std::string("dense"));
+    // What-if on the weight and on a captured activation sample: 8 bit beats 4 bit.
+    auto w4 = run({"explore", models + "cnn.pt", "--weight", "fc", "--bits", "4", "--json"});
+    auto w8 = run({"explore", models + "cnn.pt", "--weight", "fc", "--bits", "8", "--json"});
+    QVERIFY2(w4.code == 0 && w8.code == 0, w4.err.constData());
+    const double s4 = nlohmann::json::parse(w4.out.toStdString())["what_if"]["sqnr_db"].get<double>();
+    const double s8 = nlohmann::json::parse(w8.out.toStdString())["what_if"]["sqnr_db"].get<double>();
+    QVERIFY(s8 > s4 + 10);
+    auto a = run({"explore", models + "transformer_block.pt", "--point", "fc2", "--samples", "4", "--bits", "4",
+                  "--granularity", "token", "--json"});
+    QVERIFY2(a.code == 0, a.err.constData());
+    auto aj = nlohmann::json::parse(a.out.toStdString())["points"][0]["what_if"];
+    QCOMPARE(aj["cols"].get<int>(), 128);
+    QVERIFY(aj["sqnr_db"].get<double>() > 5);
+    QCOMPARE(run({"explore", models + "cnn.pt", "--weight", "fc", "--bits", "1"}).code, 2);
   }
 
   void errorsNameTheFile() {

@@ -115,6 +115,66 @@ class TestExploreSensitivity : public QObject {
     QVERIFY(r.error().isCancelled());
     QCOMPARE(seen, 2);
   }
+
+  // Language model (lm-fortunes): output SQNR of the logits and top-1 next-token agreement
+  // with FP on held-out fortunes windows; W2 hurts more than W8 (small setting).
+  void languageModelSmall() {
+    auto m = openModel("lm-fortunes");
+    if (!m) QSKIP(("zoo model lm-fortunes not available: " + m.error().message).c_str());
+    std::vector<std::string> layers;
+    for (auto& l : m->layers())
+      if (l.quantizable && layers.size() < 3) layers.push_back(l.name);
+    SensitivityOptions so;
+    so.samples = 4;
+    so.layers = layers;
+    RtnLayerOptions w2, w8;
+    w2.wbits = 2;
+    w8.wbits = 8;
+    w2.abits = w8.abits = 8;
+    w2.calibSamples = w8.calibSamples = 4;
+    auto r2 = layerSensitivity(*m, rtnLayerCompressor(w2), so, nullJob());
+    auto r8 = layerSensitivity(*m, rtnLayerCompressor(w8), so, nullJob());
+    QVERIFY2(r2.ok(), r2.ok() ? "" : r2.error().message.c_str());
+    QVERIFY2(r8.ok(), r8.ok() ? "" : r8.error().message.c_str());
+    QCOMPARE(int(r8->layers.size()), 3);
+    QCOMPARE(r8->metricName, std::string("top-1 next-token agreement with FP"));
+    QCOMPARE(r8->fpMetric, 1.0);
+    for (int i = 0; i < 3; ++i) {
+      QVERIFY(r8->layers[i].isolatedSqnrDb > r2->layers[i].isolatedSqnrDb);
+      QVERIFY(r8->layers[i].isolatedMetric >= 0 && r8->layers[i].isolatedMetric <= 1);
+    }
+    QVERIFY(r2->layers[2].cumulativeMetric < 1.0);
+  }
+
+  // Diffusion UNet (ddpm-fmnist): SQNR of the noise prediction against FP and the
+  // noise-prediction MSE against the true noise on noised test images (small setting).
+  void diffusionUNetSmall() {
+    auto m = openExploreModel("ddpm-fmnist");
+    if (!m) QSKIP(("zoo model ddpm-fmnist not available: " + m.error().message).c_str());
+    std::vector<std::string> layers;
+    for (auto& l : m->layers())
+      if (l.quantizable && layers.size() < 3) layers.push_back(l.name);
+    SensitivityOptions so;
+    so.samples = 8;
+    so.layers = layers;
+    RtnLayerOptions w2, w8;
+    w2.wbits = 2;
+    w8.wbits = 8;
+    w2.abits = w8.abits = 8;
+    w2.calibSamples = w8.calibSamples = 8;
+    auto r2 = layerSensitivity(*m, rtnLayerCompressor(w2), so, nullJob());
+    auto r8 = layerSensitivity(*m, rtnLayerCompressor(w8), so, nullJob());
+    QVERIFY2(r2.ok(), r2.ok() ? "" : r2.error().message.c_str());
+    QVERIFY2(r8.ok(), r8.ok() ? "" : r8.error().message.c_str());
+    QCOMPARE(r8->metricName, std::string("noise-prediction MSE"));
+    // A trained eps-predictor beats predicting zeros (MSE 1) by a wide margin.
+    QVERIFY2(r8->fpMetric > 0 && r8->fpMetric < 0.5, qPrintable(QString::number(r8->fpMetric)));
+    for (int i = 0; i < 3; ++i) {
+      QVERIFY(std::isfinite(r8->layers[i].isolatedSqnrDb));
+      QVERIFY(r8->layers[i].isolatedSqnrDb > r2->layers[i].isolatedSqnrDb);
+    }
+    QVERIFY(r2->layers[2].cumulativeMetric >= r8->layers[2].cumulativeMetric);
+  }
 };
 
 QTEST_GUILESS_MAIN(TestExploreSensitivity)

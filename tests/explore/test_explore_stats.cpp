@@ -1,12 +1,24 @@
 // Streamed statistics and weight diagnostics (engine/explore.h) against brute force.
 #include <QtTest>
 
+#include <time.h>
+
 #include <cmath>
 #include <random>
 
 #include "engine/explore.h"
 
 using namespace cs;
+
+namespace {
+// CPU time of this thread (ms): on the shared, loaded machine wall time mostly measures
+// waiting for a core; both are printed.
+double threadCpuMs() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+}  // namespace
 
 class TestExploreStats : public QObject {
   Q_OBJECT
@@ -137,6 +149,102 @@ class TestExploreStats : public QObject {
     QCOMPARE(z.rowDensity[5], 0.0);
     std::vector<float> dense(R * Cc, 1.f);
     QCOMPARE(sparsityPattern(dense.data(), R, Cc).nmLabel(), std::string("dense"));
+  }
+
+  // What-if quantizer: per-tensor symmetric against a brute-force fake-quant, the SQNR
+  // ordering (8 > 4 bits, per-channel >= per-tensor on rows of very different scale),
+  // clipping, shared bins, and the 10-million-value timing (printed, not asserted).
+  void whatIfQuantizer() {
+    std::mt19937 rng(3);
+    std::normal_distribution<float> nd(0.f, 1.f);
+    const int64_t R = 64, C = 96;
+    std::vector<float> w(R * C);
+    for (int64_t r = 0; r < R; ++r)
+      for (int64_t c = 0; c < C; ++c) w[r * C + c] = nd(rng) * (r % 8 == 0 ? 20.f : 1.f);
+    WhatIfOptions o;
+    o.bits = 4;
+    o.granularity = QuantGranularity::Tensor;
+    auto t4 = whatIfQuantize(w.data(), R, C, o);
+    // Brute force: scale = absmax / 7, q = clamp(round(x/s), -7, 7).
+    float amax = 0;
+    for (float v : w) amax = std::max(amax, std::fabs(v));
+    const double s = amax / 7.0;
+    double sig = 0, err = 0;
+    for (float v : w) {
+      const double q = std::clamp(std::nearbyint(v / s), -7.0, 7.0) * s;
+      sig += double(v) * v;
+      err += (v - q) * (v - q);
+    }
+    QVERIFY(std::fabs(t4.sqnrDb - 10 * std::log10(sig / err)) < 1e-3);
+    QVERIFY(std::fabs(t4.mse - err / w.size()) < 1e-6 * (1 + err / w.size()));
+    QCOMPARE(t4.clippedFraction, 0.0);
+    QCOMPARE(t4.groups, int64_t(1));
+    double refSum = 0, qSum = 0;
+    for (double c : t4.reference.counts) refSum += c;
+    for (double c : t4.quantized.counts) qSum += c;
+    QCOMPARE(refSum, double(R * C));
+    QCOMPARE(qSum, double(R * C));
+    int occupied = 0;  // the quantized histogram sits on at most 15 levels
+    for (double c : t4.quantized.counts) occupied += c > 0;
+    QVERIFY(occupied <= 15);
+
+    o.bits = 8;
+    auto t8 = whatIfQuantize(w.data(), R, C, o);
+    QVERIFY(t8.sqnrDb > t4.sqnrDb + 15);
+    o.bits = 4;
+    o.granularity = QuantGranularity::Row;
+    auto r4 = whatIfQuantize(w.data(), R, C, o);
+    QVERIFY(r4.sqnrDb >= t4.sqnrDb);
+    QCOMPARE(r4.groups, R);
+    o.granularity = QuantGranularity::Group;
+    o.groupSize = 16;
+    auto g4 = whatIfQuantize(w.data(), R, C, o);
+    QCOMPARE(g4.groups, R * C / 16);
+    QVERIFY(g4.sqnrDb >= r4.sqnrDb - 0.5);
+    o.granularity = QuantGranularity::Column;
+    QCOMPARE(whatIfQuantize(w.data(), R, C, o).groups, C);
+    // Clipping at p99 clips about 1 % of each row and narrows the range.
+    o.granularity = QuantGranularity::Row;
+    o.clipPercentile = 99.0;
+    auto c4 = whatIfQuantize(w.data(), R, C, o);
+    QVERIFY(c4.clippedFraction > 0.002 && c4.clippedFraction < 0.03);
+    QVERIFY(c4.clipHi < r4.clipHi);
+    // Asymmetric on a one-sided tensor (post-GELU-like) beats symmetric.
+    std::vector<float> pos(w.size());
+    for (size_t i = 0; i < w.size(); ++i) pos[i] = std::fabs(w[i]);
+    WhatIfOptions a;
+    a.bits = 4;
+    a.granularity = QuantGranularity::Tensor;
+    const double symDb = whatIfQuantize(pos.data(), R, C, a).sqnrDb;
+    a.symmetric = false;
+    QVERIFY(whatIfQuantize(pos.data(), R, C, a).sqnrDb > symDb);
+    QVERIFY_THROWS_EXCEPTION(std::invalid_argument, whatIfQuantize(w.data(), R, C, WhatIfOptions{1}));
+
+    // 10 million values: histogram binning (histogramAuto) and a per-channel what-if.
+    std::vector<float> big(10'000'000);
+    for (auto& v : big) v = nd(rng);
+    QElapsedTimer clock;
+    clock.start();
+    double cpu0 = threadCpuMs();
+    auto h = histogramAuto(big.data(), big.size(), 256);
+    const double histMs = clock.nsecsElapsed() / 1e6, histCpu = threadCpuMs() - cpu0;
+    QCOMPARE(h.total, int64_t(big.size()));
+    clock.restart();
+    cpu0 = threadCpuMs();
+    auto f = binValues(big.data(), big.size(), 256);
+    const double fastMs = clock.nsecsElapsed() / 1e6, fastCpu = threadCpuMs() - cpu0;
+    QCOMPARE(f.total, h.total);
+    QCOMPARE(f.counts, h.counts);  // same bins, same counts as the reference binning
+    clock.restart();
+    cpu0 = threadCpuMs();
+    WhatIfOptions b;
+    b.bits = 4;
+    auto wb = whatIfQuantize(big.data(), 2500, 4000, b);
+    const double whatIfMs = clock.nsecsElapsed() / 1e6, whatIfCpu = threadCpuMs() - cpu0;
+    QVERIFY(wb.sqnrDb > 10);
+    qInfo("10 M values: histogramAuto %.1f ms wall (%.1f ms CPU); binValues %.1f ms wall (%.1f ms CPU); what-if W4 "
+          "per-row %.1f ms wall (%.1f ms CPU)",
+          histMs, histCpu, fastMs, fastCpu, whatIfMs, whatIfCpu);
   }
 };
 

@@ -96,7 +96,7 @@ void ChannelRangeView::setData(const ChannelRangeData& d) {
   plot_->legend->setVisible(true);
   plot_->rescaleAxes();
   plot_->xAxis->setRange(-0.5, std::max(0.5, n - 0.5));
-  plot_->replot();
+  refresh();
   setNote(tr("%1 channels, %2 outlier channel(s)%3")
               .arg(n)
               .arg(d.outliers.size())
@@ -150,7 +150,7 @@ void HeatmapView::setData(const HeatmapData& d) {
   plot_->xAxis->setLabel(d.xLabel);
   plot_->yAxis->setLabel(d.yLabel);
   plot_->rescaleAxes();
-  plot_->replot();
+  refresh();
   setNote(tr("%1 x %2 cells (%3 %4 x %5 %6 per cell), max %7")
               .arg(d.rows)
               .arg(d.cols)
@@ -189,7 +189,7 @@ void TimestepRangeView::setData(const TimestepRangeData& d) {
   plot_->yAxis->setLabel(tr("activation value"));
   plot_->legend->setVisible(true);
   plot_->rescaleAxes();
-  plot_->replot();
+  refresh();
   if (!d.step.isEmpty())
     setNote(tr("%1 steps, t = %2 ... %3; max |x| ranges from %4 to %5 across steps")
                 .arg(d.step.size())
@@ -252,7 +252,7 @@ void SpectrumView::setData(const SpectrumData& d) {
   plot_->yAxis->setLabel(tr("singular value (log scale)"));
   plot_->rescaleAxes();
   plot_->xAxis->setRange(0, d.singular.size() + 1);
-  plot_->replot();
+  refresh();
   setNote(tr("sigma_max %1, sigma_min %2; stable rank = ||W||_F^2 / sigma_max^2")
               .arg(d.singular.value(0), 0, 'g', 4)
               .arg(d.singular.isEmpty() ? 0.0 : d.singular.last(), 0, 'g', 4));
@@ -294,7 +294,7 @@ void SparsityView::setData(const SparsityData& d) {
   plot_->yAxis->setLabel(tr("output index (row)"));
   plot_->yAxis->setRangeReversed(true);
   plot_->rescaleAxes();
-  plot_->replot();
+  refresh();
   double mn = 1, mx = 0;
   for (double v : d.rowDensity) {
     mn = std::min(mn, v);
@@ -382,15 +382,17 @@ void SensitivityView::setData(const SensitivityData& d) {
     auto* t = new QCPItemText(plot_);
     t->position->setType(QCPItemPosition::ptPlotCoords);
     t->position->setAxes(plot_->xAxis, plot_->yAxis);
-    t->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
+    // Text on the side of the line with more room, so it never runs past the axis rect.
+    const bool right = d.jump > 0.5 * (std::max(d.total, n) - 1);
+    t->setPositionAlignment((right ? Qt::AlignRight : Qt::AlignLeft) | Qt::AlignTop);
     t->setColor(kOutlier);
-    t->setText(tr(" cumulative jump: %1").arg(d.layers[d.jump]));
+    t->setText(right ? tr("cumulative jump: %1 ").arg(d.layers[d.jump]) : tr(" cumulative jump: %1").arg(d.layers[d.jump]));
     t->position->setCoords(d.jump, yhi + pad);
   }
   plot_->legend->setVisible(true);
   plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignLeft);
   plot_->xAxis->setRange(-0.5, std::max(d.total, n) - 0.5);
-  plot_->replot();
+  refresh();
   setNote(tr("%1 of %2 layers%3%4")
               .arg(n)
               .arg(std::max(d.total, n))

@@ -6,27 +6,16 @@
 #include <QFileInfo>
 #include <QLabel>
 #include <QMenu>
-#include <QSvgGenerator>
 #include <QTextStream>
 #include <QVBoxLayout>
 
+#include "widgets/HistogramView.h"
 #include "widgets/QCustomPlotInclude.h"
 
 namespace cs::widgets {
 
 bool saveSvg(QCustomPlot* plot, const QString& path, int width, int height) {
-  const int w = width > 0 ? width : plot->width();
-  const int h = height > 0 ? height : plot->height();
-  QSvgGenerator gen;
-  gen.setFileName(path);
-  gen.setSize(QSize(w, h));
-  gen.setViewBox(QRect(0, 0, w, h));
-  gen.setTitle(QStringLiteral("Compression Studio plot"));
-  QCPPainter painter;
-  if (!painter.begin(&gen)) return false;
-  plot->toPainter(&painter, w, h);
-  painter.end();
-  return QFileInfo(path).size() > 0;
+  return savePlotSvg(plot, path, width, height);
 }
 
 PlotPanel::PlotPanel(QWidget* parent) : QWidget(parent) {
@@ -52,7 +41,21 @@ void PlotPanel::clear(const QString& placeholder) {
   resetPlot();
   setTitle(placeholder);
   setNote(QString());
-  plot_->replot();
+  refresh();
+}
+
+void PlotPanel::refresh(bool now) {
+  if (!isVisible()) {
+    dirty_ = true;
+    return;
+  }
+  dirty_ = false;
+  plot_->replot(now ? QCustomPlot::rpRefreshHint : QCustomPlot::rpQueuedReplot);
+}
+
+void PlotPanel::showEvent(QShowEvent* event) {
+  QWidget::showEvent(event);
+  if (dirty_) refresh();
 }
 
 bool PlotPanel::exportTo(const QString& path) const {

@@ -31,10 +31,15 @@ class PlotPanel : public QWidget {
   void setNote(const QString& n);
   void contextMenuEvent(QContextMenuEvent* event) override;
   virtual void resetPlot() = 0;  // removes everything the subclass plotted
+  // Replots when visible (queued to the event loop unless `now`), else on the next show:
+  // hidden views cost the GUI thread nothing when a job delivers data to all of them.
+  void refresh(bool now = false);
+  void showEvent(QShowEvent* event) override;
 
   QCustomPlot* plot_;
   QCPTextElement* title_;
   QLabel* note_;
+  bool dirty_ = false;
 };
 
 // Writes a QCustomPlot as SVG (QSvgGenerator). False on error.

@@ -47,6 +47,9 @@ struct CaptureOptions {
   std::vector<int64_t> inputShape;
   // Diffusion: sampling steps of the DDIM run during which per-step ranges are taken.
   int diffusionSteps = 20;
+  // Bounded sample of each point's values for the what-if quantizer: a seeded reservoir
+  // of rows ([tokens or positions, channels]) holding at most this many values.
+  int64_t sampleValues = 1 << 18;
 };
 
 struct PointStats {
@@ -59,6 +62,10 @@ struct PointStats {
   GroupSummary perToken;            // token = dim 1 of [B,T,C] / spatial position of [B,C,H,W]
   std::shared_ptr<MagnitudeMap> magnitude;  // channel x token, null if off or not applicable
   std::vector<TimestepRange> perStep;       // diffusion only
+  // Reservoir sample of rows, row-major [sample.size() / sampleCols, sampleCols]; rows are
+  // tokens (or spatial positions) and columns channels. Empty when sampleValues is 0.
+  std::vector<float> sample;
+  int64_t sampleCols = 0;
 };
 
 struct CaptureResult {
@@ -66,6 +73,8 @@ struct CaptureResult {
   std::string data;                 // what the inputs were ("256 Fashion-MNIST train images, seed 0")
   int64_t valuesSeen = 0;           // activation values streamed through the statistics
   double seconds = 0;
+  double inputSeconds = 0;          // of which: preparing the inputs (data set loading)
+  double statsSeconds = 0;          //           the statistics inside the taps (the rest: the model)
 };
 Result<CaptureResult> captureActivations(const Model& model, const CaptureOptions& opt, JobContext& job);
 

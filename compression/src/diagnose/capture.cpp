@@ -133,6 +133,30 @@ struct PointAcc {
     int64_t n = 0;
   };
   std::map<int, Step> steps;
+  // Row reservoir for the what-if sample (Vitter's algorithm R over rows).
+  int64_t rowsSeen = 0, capRows = 0;
+  std::mt19937_64 rng{12345};
+  bool sampleOk = true;
+
+  void sampleRows(const float* p, int64_t rows, int64_t cols, int64_t capValues) {
+    if (!sampleOk || capValues <= 0 || rows <= 0 || cols <= 0) return;
+    if (st.sampleCols == 0) {
+      st.sampleCols = cols;
+      capRows = std::max<int64_t>(1, capValues / cols);
+    } else if (st.sampleCols != cols) {
+      sampleOk = false;  // the channel count changed between calls: keep what was sampled
+      return;
+    }
+    for (int64_t r = 0; r < rows; ++r, ++rowsSeen) {
+      const float* row = p + r * cols;
+      if (rowsSeen < capRows) {
+        st.sample.insert(st.sample.end(), row, row + cols);
+      } else {
+        const int64_t j = int64_t(rng() % uint64_t(rowsSeen + 1));
+        if (j < capRows) std::copy(row, row + cols, st.sample.begin() + j * cols);
+      }
+    }
+  }
 };
 
 struct Capture {
@@ -151,8 +175,16 @@ struct Capture {
     return wanted.count(point + "@" + detail::kindName(k)) > 0;
   }
 
+  double statsSeconds = 0;
   torch::Tensor operator()(const std::string& point, TapKind kind, const torch::Tensor& x) {
     if (!x.is_floating_point() || x.dim() < 1 || !want(point, kind)) return x;
+    const auto t0 = std::chrono::steady_clock::now();
+    observe(point, kind, x);
+    statsSeconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return x;
+  }
+
+  void observe(const std::string& point, TapKind kind, const torch::Tensor& x) {
     const std::string key = point + "@" + detail::kindName(kind);
     auto [it, fresh] = acc.try_emplace(key);
     PointAcc& a = it->second;
@@ -200,6 +232,9 @@ struct Capture {
         }
       }
     }
+    if (btc.defined()) a.sampleRows(btc.data_ptr<float>(), btc.size(0) * btc.size(1), btc.size(2), opt.sampleValues);
+    else if (c.dim() >= 2) a.sampleRows(p, int64_t(n) / c.size(-1), c.size(-1), opt.sampleValues);
+    else a.sampleRows(p, 1, int64_t(n), opt.sampleValues);
     if (step >= 0) {
       auto& s = a.steps[step];
       s.t = timestep;
@@ -211,7 +246,6 @@ struct Capture {
       const int64_t k = std::max<int64_t>(1, int64_t(std::ceil(0.999 * double(n))));
       s.p999 = std::max(s.p999, double(std::get<0>(ab.kthvalue(k)).item<float>()));
     }
-    return x;
   }
 
   CaptureResult finish() {
@@ -303,6 +337,7 @@ Result<CaptureResult> captureActivations(const Model& model, const CaptureOption
     }
     detail::TapObserver obs = [&](const std::string& p, TapKind k, const torch::Tensor& x) { return cap(p, k, x); };
     std::string data;
+    double inputSeconds = 0;
     if (model.task() == Task::Diffusion) {
       auto* u = dynamic_cast<const detail::UNet2DModel*>(model.impl().get());
       if (!u) return Error{Error::Code::Unsupported, model.name() + ": diffusion family without a UNet2DModel"};
@@ -326,8 +361,10 @@ Result<CaptureResult> captureActivations(const Model& model, const CaptureOption
       data = std::to_string(opt.samples) + " DDIM samples x " + std::to_string(so.steps) + " steps, seed " +
              std::to_string(opt.seed);
     } else {
+      const auto ti = std::chrono::steady_clock::now();
       auto in = detail::modelInputs(model, opt.samples, opt.seed, opt.batch, opt.inputShape);
       if (!in) return in.error();
+      inputSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - ti).count();
       torch::InferenceMode g;
       for (size_t i = 0; i < in->batches.size(); ++i) {
         if (job.cancelled()) return Error::cancelled();
@@ -340,6 +377,8 @@ Result<CaptureResult> captureActivations(const Model& model, const CaptureOption
     if (r.points.empty()) return Error::notFound(model.name() + ": none of the requested tap points fired");
     r.data = data;
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    r.inputSeconds = inputSeconds;
+    r.statsSeconds = cap.statsSeconds;
     return r;
   })
 }

@@ -31,8 +31,19 @@ Status calibrate(RtnState& s, const Model& model, JobContext& job) {
   s.ranges.clear();
   s.qweights.clear();
   if (s.opt.abits > 0 && model.impl()->supportsTaps()) {
-    auto in = detail::modelInputs(model, s.opt.calibSamples, s.opt.calibSeed, 64, {});
-    if (!in) return in.error();
+    const bool diffusion = model.task() == Task::Diffusion;
+    detail::EvalInputs in;
+    detail::DiffusionPairs pairs;
+    if (diffusion) {
+      auto p = detail::diffusionPairs(model, s.opt.calibSamples, s.opt.calibSeed, "train", 32);
+      if (!p) return p.error();
+      pairs = std::move(*p);
+    } else {
+      auto i = detail::modelInputs(model, s.opt.calibSamples, s.opt.calibSeed, 64, {});
+      if (!i) return i.error();
+      in = std::move(*i);
+    }
+    const size_t nb = diffusion ? pairs.noisy.size() : in.batches.size();
     detail::TapObserver obs = [&](const std::string& p, detail::TapKind k, const torch::Tensor& x) {
       if (k != detail::TapKind::LayerInput || !x.is_floating_point()) return x;
       const float mn = x.min().item<float>(), mx = x.max().item<float>();
@@ -44,10 +55,11 @@ Status calibrate(RtnState& s, const Model& model, JobContext& job) {
       return x;
     };
     torch::InferenceMode g;
-    for (size_t i = 0; i < in->batches.size(); ++i) {
+    for (size_t i = 0; i < nb; ++i) {
       if (job.cancelled()) return Error::cancelled();
-      (void)model.impl()->run(in->batches[i], &obs);
-      job.progress(double(i + 1) / in->batches.size(), "calibrating activation ranges");
+      if (diffusion) (void)detail::runDiffusionPair(*model.impl(), pairs, i, &obs);
+      else (void)model.impl()->run(in.batches[i], &obs);
+      job.progress(double(i + 1) / nb, "calibrating activation ranges");
     }
   }
   s.calibratedFor = model.impl().get();
@@ -129,13 +141,16 @@ Result<SensitivityResult> layerSensitivity(const Model& model, const LayerCompre
       for (auto& l : model.layers())
         if (l.quantizable) layers.push_back(l.name);
     if (layers.empty()) return Error::notFound(model.name() + ": no quantizable layers");
-    if (model.task() == Task::Diffusion)
-      return Error{Error::Code::Unsupported, model.name() + ": sensitivity of diffusion models is not wired yet"};
 
     SensitivityResult res;
     res.compressor = comp.label;
     // Evaluation inputs, FP outputs and labels.
     std::vector<torch::Tensor> batches, labels;
+    detail::DiffusionPairs pairs;  // diffusion: timesteps, labels, true noise per batch
+    const bool diffusion = model.task() == Task::Diffusion;
+    auto runBatch = [&](const detail::ModelImpl& impl, size_t i) {
+      return diffusion ? detail::runDiffusionPair(impl, pairs, i) : impl.run(batches[i]);
+    };
     if (model.task() == Task::ImageClassification) {
       auto test = detail::fashionMnistTensors("test");
       if (!test) return test.error();
@@ -146,6 +161,13 @@ Result<SensitivityResult> layerSensitivity(const Model& model, const LayerCompre
       }
       res.metricName = "top-1 accuracy";
       res.data = "first " + std::to_string(N) + " Fashion-MNIST test images";
+    } else if (model.task() == Task::Diffusion) {
+      auto p = detail::diffusionPairs(model, opt.samples, 1234, "test", 32);
+      if (!p) return p.error();
+      pairs = std::move(*p);
+      batches = pairs.noisy;
+      res.metricName = "noise-prediction MSE";
+      res.data = pairs.description;
     } else {
       auto in = detail::modelInputs(model, opt.samples, 1234, 16, {});
       if (!in) return in.error();
@@ -155,9 +177,18 @@ Result<SensitivityResult> layerSensitivity(const Model& model, const LayerCompre
     }
     torch::InferenceMode g;
     std::vector<torch::Tensor> fp;
-    for (auto& b : batches) fp.push_back(model.impl()->run(b).to(torch::kFloat));
+    for (size_t i = 0; i < batches.size(); ++i) fp.push_back(runBatch(*model.impl(), i).to(torch::kFloat));
     auto metricOf = [&](const std::vector<torch::Tensor>& out) -> double {
       if (res.metricName.empty()) return kNaN;
+      if (diffusion) {  // mean squared error of the predicted noise against the true noise
+        double se = 0;
+        int64_t n = 0;
+        for (size_t i = 0; i < out.size(); ++i) {
+          se += (out[i] - pairs.noise[i]).pow(2).sum().item<double>();
+          n += out[i].numel();
+        }
+        return n ? se / double(n) : kNaN;
+      }
       int64_t hit = 0, n = 0;
       for (size_t i = 0; i < out.size(); ++i) {
         auto pred = out[i].argmax(-1);
@@ -167,7 +198,7 @@ Result<SensitivityResult> layerSensitivity(const Model& model, const LayerCompre
       }
       return n ? double(hit) / double(n) : kNaN;
     };
-    res.fpMetric = labels.empty() ? (res.metricName.empty() ? kNaN : 1.0) : metricOf(fp);
+    res.fpMetric = diffusion || !labels.empty() ? metricOf(fp) : (res.metricName.empty() ? kNaN : 1.0);
 
     // Runs a variant over the evaluation inputs; SQNR against the FP outputs + metric.
     auto evaluate = [&](const Model& v, double& sqnr, double& metric) -> Status {
@@ -175,7 +206,7 @@ Result<SensitivityResult> layerSensitivity(const Model& model, const LayerCompre
       double sig = 0, err = 0;
       for (size_t i = 0; i < batches.size(); ++i) {
         if (job.cancelled()) return Error::cancelled();
-        auto y = v.impl()->run(batches[i]).to(torch::kFloat);
+        auto y = runBatch(*v.impl(), i).to(torch::kFloat);
         sig += fp[i].pow(2).sum().item<double>();
         err += (fp[i] - y).pow(2).sum().item<double>();
         out.push_back(y);

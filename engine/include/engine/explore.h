@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/stats.h"
+
 namespace cs {
 
 // Per-group moments (per channel, per token, ...) merged batch by batch with Chan et
@@ -116,5 +118,37 @@ struct SparsityPattern {
 };
 // The density grid has at most maxGrid x maxGrid blocks.
 SparsityPattern sparsityPattern(const float* data, int64_t rows, int64_t cols, int maxGrid = 128);
+
+// Histogram over [min, max] of the data with `bins` equal bins (the same bins and counts
+// as histogramAuto), in float arithmetic with 4 interleaved count arrays: the fast path
+// for plotting large tensors (10 M values in a few tens of ms).
+Histogram binValues(const float* data, size_t n, int bins);
+
+// ------------------------------------------------------------------ what-if quantizer
+// Fake-quantization of a cached tensor viewed as [rows, cols] with a chosen granularity,
+// for the explorer's what-if view: the full-precision and quantized histograms on the
+// same bins, the clipping range, clipped fraction, MSE and SQNR. Pure; O(rows*cols).
+// Weights are passed as [out, in*k*k] (Row = per output channel); activations as
+// [tokens, channels] (Row = per token, Column = per channel).
+enum class QuantGranularity { Tensor, Row, Column, Group };
+struct WhatIfOptions {
+  int bits = 8;                     // 2..16
+  QuantGranularity granularity = QuantGranularity::Row;
+  int groupSize = 128;              // Group: consecutive values along a row
+  bool symmetric = true;            // symmetric: [-a, a], a = percentile of |x|; else [p_lo, p_hi] with zero inside
+  double clipPercentile = 100.0;    // per group; 100 = min/max (no clipping)
+  int bins = 256;
+};
+struct WhatIfResult {
+  Histogram reference, quantized;   // identical bins over [min, max] of the data
+  double clipLo = 0, clipHi = 0;    // Tensor: the range; otherwise the widest group range
+  double clippedFraction = 0;       // values outside their group's range
+  double mse = 0, sqnrDb = 0;       // sqnr: +inf when exact
+  int64_t groups = 0, values = 0;
+  int levels = 0;                   // quantization levels per group
+};
+// Throws std::invalid_argument on bad arguments (empty data, bits out of range).
+WhatIfResult whatIfQuantize(const float* data, int64_t rows, int64_t cols, const WhatIfOptions& opt);
+const char* granularityName(QuantGranularity g);
 
 }  // namespace cs
