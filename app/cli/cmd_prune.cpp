@@ -215,7 +215,8 @@ int runReport(const ReportArgs& a, const std::string& commandLine) {
         "layer for Magnitude, per output row for Wanda, per column block for SparseGPT (block 128, dampening 0.01); "
         "N:M keeps N of every M input columns (stories260K down_proj has 172 inputs: 4:8 keeps its last 4 columns "
         "dense). SI: " << a.siEpochs << " epochs per block, batches of 8 sequences, AdamW lr 5e-3, λ = 0.01, "
-        "s initialised to the input's per-channel standard deviation, δ to its mean, s_a to 1; the base method's "
+        "s initialised per input site to 1 or to the input's per-channel standard deviation, whichever gives the "
+        "lower block loss (si_init auto), δ to the input's mean, s_a to 1; the base method's "
         "mask is recomputed every step. Evaluation: lm-fortunes on the first " << a.fortunesBytes
      << " bytes of the held-out fortunes (concatenated as [BOS] fortune [EOS] ..., non-overlapping windows of 256, "
         "one batch: faster than the model card's per-fortune protocol, so its figures differ from the card's); "
