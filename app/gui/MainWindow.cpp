@@ -24,6 +24,9 @@
 #ifdef CS_HAVE_EXPLORE_TAB
 #include "app/gui/ExploreTab.h"
 #endif
+#ifdef CS_HAVE_PRUNE_TAB
+#include "app/gui/PruneTab.h"
+#endif
 #include "core/Conversions.h"
 #include "core/Settings.h"
 #include "engine/model.h"
@@ -48,6 +51,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   tabs_->addTab(compress_, tr("Compress"));
 #ifdef CS_HAVE_EXPLORE_TAB
   tabs_->addTab(new ExploreTab(&session_, tabs_), tr("Explore"));
+#endif
+#ifdef CS_HAVE_PRUNE_TAB
+  tabs_->addTab(new PruneTab(tabs_), tr("Prune"));
 #endif
 #ifdef CS_HAVE_ARENA_TAB
   auto* arena = new ArenaTab(tabs_);
