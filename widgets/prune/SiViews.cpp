@@ -222,7 +222,7 @@ void SiErrorView::setData(const SiErrorData& d) {
     sum1 += d.withSi.value(i);
   }
   plot_->xAxis->setRange(-0.6, n - 0.4);
-  plot_->yAxis->setRange(0, hi > 0 ? hi * 1.1 : 1);
+  plot_->yAxis->setRange(0, hi > 0 ? hi * 1.3 : 1);  // room for the legend
   plot_->legend->setVisible(true);
   plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
   plot_->replot();
