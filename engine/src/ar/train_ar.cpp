@@ -90,7 +90,8 @@ Result<TrainReport> trainVqFmnist(const TrainOptions& o, JobContext& job) {
     const auto t0 = std::chrono::steady_clock::now();
     auto train = loadSplit("train", o.maxTrainSamples);
     if (!train) return train.error();
-    auto test = loadSplit("test", 0);
+    // Quick runs (--max-samples) evaluate on as many test images.
+    auto test = loadSplit("test", o.maxTrainSamples > 0 ? std::min(o.maxTrainSamples, 10000) : 0);
     if (!test) return test.error();
     const bool cuda = o.device == "cuda";
     if (cuda && !torch::cuda::is_available()) return Error::badArgument("--device cuda: this LibTorch build has no CUDA device");
@@ -156,7 +157,7 @@ Result<TrainReport> trainVqFmnist(const TrainOptions& o, JobContext& job) {
            << (cuda ? "CUDA" : "CPU") << " |\n"
            << "| Train loss by epoch | " << lossList(rep.epochTrainLoss) << " |\n"
            << "| Test reconstruction MSE | " << fmt(ev.mse, 5) << " (pixels in [-1,1]; " << fmt(ev.mse / 4, 5)
-           << " in [0,1]) on 10,000 test images |\n"
+           << " in [0,1]) on " << test->x.size(0) << " test images |\n"
            << "| Codebook usage (test) | " << ev.used << " of " << K << " codes used, perplexity "
            << fmt(ev.perplexity, 1) << " |\n";
       std::ofstream(rep.cardPath) << card.str();
