@@ -160,6 +160,20 @@ void ExploreTab::setModel(const cs::Model& m) {
       selectLayer(QString::fromStdString(l.name));
       break;
     }
+  if (m.task() == cs::Task::ImageClassification) {
+    // Warms the per-process Fashion-MNIST cache (the first decode of the train split is
+    // most of a first capture's time) with a one-image capture whose result is dropped.
+    session_->jobs()->start(
+        QStringLiteral("explore-prefetch"), tr("Loading calibration images"),
+        [m](cs::JobContext& job) {
+          cs::CaptureOptions o;
+          o.samples = 1;
+          o.magnitude = false;
+          o.sampleValues = 0;
+          (void)cs::captureActivations(m, o, job);
+        },
+        [](bool, const QString&) {});
+  }
   Q_EMIT modelReady(QString::fromStdString(m.name()));
 }
 

@@ -283,6 +283,8 @@ class TestExploreViews : public QObject {
       shot(&tab, "whatif_weight");
     }
     tab.samplesBox()->setValue(32);
+    // As a user would: the tab's background prefetch of the calibration images has finished.
+    QVERIFY(session.jobs()->waitForIdle(120000));
     clock.start();
     lastCpu = cpuMs();
     ticker.start();
