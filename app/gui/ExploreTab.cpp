@@ -11,6 +11,7 @@
 #include <QSpinBox>
 #include <QSplitter>
 #include <QTabWidget>
+#include <QThreadPool>
 #include <QVBoxLayout>
 
 #include <QElapsedTimer>
@@ -163,16 +164,15 @@ void ExploreTab::setModel(const cs::Model& m) {
   if (m.task() == cs::Task::ImageClassification) {
     // Warms the per-process Fashion-MNIST cache (the first decode of the train split is
     // most of a first capture's time) with a one-image capture whose result is dropped.
-    session_->jobs()->start(
-        QStringLiteral("explore-prefetch"), tr("Loading calibration images"),
-        [m](cs::JobContext& job) {
-          cs::CaptureOptions o;
-          o.samples = 1;
-          o.magnitude = false;
-          o.sampleValues = 0;
-          (void)cs::captureActivations(m, o, job);
-        },
-        [](bool, const QString&) {});
+    // On Qt's global pool, not a session job: invisible in the status bar, nothing to cancel.
+    QThreadPool::globalInstance()->start([m] {
+      cs::CaptureOptions o;
+      o.samples = 1;
+      o.magnitude = false;
+      o.sampleValues = 0;
+      cs::JobContext job;
+      (void)cs::captureActivations(m, o, job);
+    });
   }
   Q_EMIT modelReady(QString::fromStdString(m.name()));
 }

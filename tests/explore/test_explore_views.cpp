@@ -5,6 +5,7 @@
 #include <QtTest>
 
 #include <QTabWidget>
+#include <QThreadPool>
 #include <QTimer>
 #include <time.h>
 #include <cmath>
@@ -285,6 +286,7 @@ class TestExploreViews : public QObject {
     tab.samplesBox()->setValue(32);
     // As a user would: the tab's background prefetch of the calibration images has finished.
     QVERIFY(session.jobs()->waitForIdle(120000));
+    QVERIFY(QThreadPool::globalInstance()->waitForDone(120000));
     clock.start();
     lastCpu = cpuMs();
     ticker.start();
