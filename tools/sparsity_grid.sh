@@ -13,7 +13,7 @@ B=$1 OUT=$2 S=$3
 mkdir -p "$OUT"
 T=${THREADS:-2}
 run() { if [ -n "${LIM:-}" ]; then timeout "$LIM" "$@"; else "$@"; fi; }
-COMMON="--calib 128 --calib-len 128 --si-epochs ${EPOCHS:-2} --seeds 3 --fortunes-bytes 16384 --ood-bytes 65536"
+COMMON="--calib 128 --calib-len 128 --si-epochs ${EPOCHS:-2} --si-inputs ${SI_INPUTS:-dense} --seeds 3 --fortunes-bytes 16384 --ood-bytes 65536"
 T0=$(date +%s)
 for m in lm-fortunes stories260K; do
   for p in unstructured 2:4 4:8; do

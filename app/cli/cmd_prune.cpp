@@ -152,6 +152,7 @@ struct ReportArgs {
   std::string out = "docs/results/sparsity.md", models = "lm-fortunes,stories260K", shared = "../shared";
   std::string patterns = "unstructured,2:4,4:8", methodsList = "magnitude,wanda,sparsegpt";
   int seeds = 3, calib = 128, calibLen = 128, siEpochs = 2;
+  std::string siInputs = "dense";
   int64_t oodBytes = 65536, fortunesBytes = 16384;
   bool ablations = true;
 };
@@ -214,7 +215,7 @@ int runReport(const ReportArgs& a, const std::string& commandLine) {
         "the decoder blocks (embeddings and LM head dense), layer-sequential, one-shot; unstructured 50 % ranks per "
         "layer for Magnitude, per output row for Wanda, per column block for SparseGPT (block 128, dampening 0.01); "
         "N:M keeps N of every M input columns (stories260K down_proj has 172 inputs: 4:8 keeps its last 4 columns "
-        "dense). SI: " << a.siEpochs << " epochs per block, batches of 8 sequences, AdamW lr 5e-3, λ = 0.01, "
+        "dense). SI: " << a.siEpochs << " epochs per block on the " << (a.siInputs == "pruned" ? "inputs produced by the already trained, masked blocks" : "dense model's block inputs") << ", batches of 8 sequences, AdamW lr 5e-3, λ = 0.01, "
         "s initialised per input site to 1 or to the input's per-channel standard deviation, whichever gives the "
         "lower block loss (si_init auto), δ to the input's mean, s_a to 1; the base method's "
         "mask is recomputed every step. Evaluation: lm-fortunes on the first " << a.fortunesBytes
@@ -281,7 +282,10 @@ int runReport(const ReportArgs& a, const std::string& commandLine) {
             rc.calibSamples = a.calib;
             rc.calibSeed = seed;
             rc.params = {{"pattern", pattern}, {"sparsity", 0.5}, {"si", si == 1}};
-            if (si) rc.params["si_epochs"] = a.siEpochs;
+            if (si) {
+              rc.params["si_epochs"] = a.siEpochs;
+              rc.params["si_inputs"] = a.siInputs;
+            }
             job.progress(0, name + " " + pattern + " " + method + (si ? "+SI" : "") + " seed " + std::to_string(seed));
             auto r = prune(*model, rc, o, job);
             if (!r) return fail(r.error());
@@ -341,7 +345,10 @@ int runReport(const ReportArgs& a, const std::string& commandLine) {
           rc.calibSeed = 0;
           rc.params = v;
           rc.params["pattern"] = pattern;
-          if (v["si"].get<bool>()) rc.params["si_epochs"] = a.siEpochs;
+          if (v["si"].get<bool>()) {
+            rc.params["si_epochs"] = a.siEpochs;
+            rc.params["si_inputs"] = a.siInputs;
+          }
           job.progress(0, name + " ablation " + pattern + " " + method + " " + v.dump());
           auto r = prune(*model, rc, o, job);
           if (!r) return fail(r.error());
@@ -435,6 +442,7 @@ void addPruneCommands(CLI::App& app) {
   rs->add_option("--calib", ra.calib, "Calibration sequences")->check(CLI::Range(1, 100000));
   rs->add_option("--calib-len", ra.calibLen, "Tokens per sequence")->check(CLI::Range(2, 4096));
   rs->add_option("--si-epochs", ra.siEpochs, "SI epochs")->check(CLI::Range(0, 100));
+  rs->add_option("--si-inputs", ra.siInputs, "SI block inputs: dense or pruned")->check(CLI::IsMember({"dense", "pruned"}));
   rs->add_option("--fortunes-bytes", ra.fortunesBytes, "Held-out fortunes scored (bytes, 0 = all)");
   rs->add_option("--ood-bytes", ra.oodBytes, "Bytes of the out-of-domain text scored");
   rs->add_flag("!--no-ablations", ra.ablations, "Skip the SI ablations");
@@ -442,7 +450,7 @@ void addPruneCommands(CLI::App& app) {
     std::ostringstream cmd;
     cmd << "cstudio report sparsity --models " << ra.models << " --patterns " << ra.patterns << " --methods "
         << ra.methodsList << " --seeds " << ra.seeds << " --calib " << ra.calib << " --calib-len " << ra.calibLen
-        << " --si-epochs " << ra.siEpochs << " --fortunes-bytes " << ra.fortunesBytes << " --ood-bytes " << ra.oodBytes
+        << " --si-epochs " << ra.siEpochs << (ra.siInputs == "dense" ? "" : " --si-inputs " + ra.siInputs) << " --fortunes-bytes " << ra.fortunesBytes << " --ood-bytes " << ra.oodBytes
         << (ra.ablations ? "" : " --no-ablations");
     int rc = runReport(ra, cmd.str());
     if (rc != 0) std::exit(rc);

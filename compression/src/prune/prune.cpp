@@ -50,6 +50,9 @@ MethodInfo pruneInfo(const std::string& id, const std::string& name, const std::
       {"si_init", "SI scale init", T::Choice, 0, 0, 0, {"auto", "rms", "paper", "ones"}, "auto",
        "auto: per site, s = 1 or the rms start, whichever gives the lower block loss; rms: s = std of the layer "
        "input; paper: (median - mean)^2 (eq. 5, on inputs); ones: s = 1."},
+      {"si_inputs", "SI block inputs", T::Choice, 0, 0, 0, {"dense", "pruned"}, "dense",
+       "dense: each block trains on the dense model's block inputs; pruned: on the outputs of the already "
+       "trained, masked blocks before it (the inputs the pruner will see)."},
   };
   if (id == "sparsegpt") {
     m.params.push_back({"blocksize", "Column block", T::Int, 8, 4096, 8, {}, 128,
@@ -190,6 +193,7 @@ Result<PruneResult> prune(const Model& model, const Recipe& recipe0, const Prune
       so.shift = Pm["si_shift"];
       so.qk = Pm["si_qk"];
       so.init = Pm["si_init"];
+      so.prunedInputs = Pm["si_inputs"].get<std::string>() == "pruned";
       resetPeakRss();
       auto siJob = job.sub(0.05, 0.6);
       torch::AutoGradMode grad(true);
@@ -199,7 +203,7 @@ Result<PruneResult> prune(const Model& model, const Recipe& recipe0, const Prune
         for (auto& l : site.layers) siScaleOfLayer[l] = torch::tensor(site.scale);
       metrics["si"] = {{"seconds", r.seconds},  {"steps", r.steps},         {"epochs", so.epochs},
                        {"lr", so.lr},           {"lambda", so.lambda},      {"init", so.init},
-                       {"scale", so.scale},     {"shift", so.shift},        {"qk", so.qk},
+                       {"scale", so.scale},     {"shift", so.shift},        {"qk", so.qk}, {"inputs", so.prunedInputs ? "pruned" : "dense"},
                        {"loss_start", r.lossStart}, {"loss_end", r.lossEnd}, {"rms_sites", r.rmsSites},
                        {"peak_rss_mib", peakRssMiB()}};
       // LLaMA linears have no bias: the shift's correction b + (W - W_pruned)·delta needs one.

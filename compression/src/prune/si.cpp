@@ -117,6 +117,8 @@ SiResult sparsityInduction(DecoderLM& model, const torch::Tensor& calib, const s
     for (int64_t b0 = 0; b0 < calib.size(0); b0 += opt.batch)
       X.push_back(model.embed(calib.narrow(0, b0, std::min<int64_t>(opt.batch, calib.size(0) - b0)), plain));
   }
+  std::vector<torch::Tensor> Xs = X;  // the student's block inputs (dense, or through the pruned blocks)
+  const bool prunedInputs = opt.prunedInputs;
   const int64_t hd = c.headDim, KV = c.kvHeads;
   const int steps = static_cast<int>(X.size()) * std::max(0, opt.epochs);
   const double totalSteps = static_cast<double>(std::max<int64_t>(1, c.layers * std::max(1, steps)));
@@ -293,7 +295,7 @@ SiResult sparsityInduction(DecoderLM& model, const torch::Tensor& calib, const s
             if (sel.count(l)) masks[l] = maskFromScores(score(l, foldedWeight(l, model.weight(l + ".weight"))), maskPattern);
       }
       ForwardCtx ctx;
-      auto out = model.block(i, X[b], ctx, &lin);
+      auto out = model.block(i, Xs[b], ctx, &lin);
       auto loss = (out - Y[b]).pow(2).mean() / (Y[b].pow(2).mean() + 1e-12);
       if (alpha > 0) loss = loss + opt.lambda * torch::exp(-alpha * spectral(!grad));
       return loss;
@@ -351,7 +353,14 @@ SiResult sparsityInduction(DecoderLM& model, const torch::Tensor& calib, const s
     }
     res.lossStart.push_back(first);
     res.lossEnd.push_back(last);
-    // next block's dense inputs (before folding: the fold is block-local anyway)
+    // next block's inputs (before folding: the fold is block-local anyway)
+    if (prunedInputs) {
+      torch::NoGradGuard ng;
+      ForwardCtx ctx;
+      for (auto& xb : Xs) xb = model.block(i, xb, ctx, &lin);  // masks of the last lossOf: the final ones
+    } else {
+      Xs = Y;
+    }
     X = std::move(Y);
     // fold
     torch::NoGradGuard ng;

@@ -68,6 +68,7 @@ struct SiOptions {
   bool scale = true, shift = true, qk = true;
   std::string init = "auto";         // auto | rms | paper | ones (auto: per site, 1 or rms by block loss)
   int powerIters = 1;
+  bool prunedInputs = false;         // student inputs through the already trained, masked blocks (else dense)
 };
 struct SiSiteView {                  // one input site (shared by the linears that read it)
   std::string name;                  // e.g. "model.layers.0.mlp_in"
