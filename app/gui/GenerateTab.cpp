@@ -261,6 +261,7 @@ QWidget* GenerateTab::buildMetricBox() {
   metricLabel_ = new QLabel(box);
   metricLabel_->setWordWrap(true);
   metricLabel_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  metricLabel_->setMinimumHeight(metricLabel_->fontMetrics().lineSpacing() * 3);  // room for a wrapped figure
   v->addWidget(metricLabel_);
   return box;
 }

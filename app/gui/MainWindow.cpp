@@ -18,6 +18,7 @@
 #include <QVBoxLayout>
 
 #include "app/gui/CompressTab.h"
+#include "app/gui/GenerateTab.h"
 #ifdef CS_HAVE_ARENA_TAB
 #include "app/gui/ArenaTab.h"
 #endif
@@ -49,6 +50,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   tabs_->setDocumentMode(true);
   compress_ = new CompressTab(&session_, tabs_);
   tabs_->addTab(compress_, tr("Compress"));
+  tabs_->addTab(new GenerateTab(&session_, tabs_), tr("Generate"));
 #ifdef CS_HAVE_EXPLORE_TAB
   tabs_->addTab(new ExploreTab(&session_, tabs_), tr("Explore"));
 #endif
