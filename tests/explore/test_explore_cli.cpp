@@ -73,6 +73,16 @@ class TestExploreCli : public QObject {
     QCOMPARE(run({"explore", models + "cnn.pt", "--weight", "fc", "--bits", "1"}).code, 2);
   }
 
+  void exploreArImageModel() {
+    // ar-fmnist: activations captured teacher-forced over the VQ codes of real images.
+    auto c = run({"explore", "ar-fmnist", "--point", "blocks.0.attn.qkv", "--samples", "2", "--json"});
+    QVERIFY2(c.code == 0, c.err.constData());
+    auto cj = nlohmann::json::parse(c.out.toStdString());
+    QCOMPARE(cj["points"][0]["point"].get<std::string>(), std::string("blocks.0.attn.qkv"));
+    QCOMPARE(cj["points"][0]["per_channel"]["mean"].size(), size_t(192));
+    QVERIFY(cj["data"].get<std::string>().find("teacher-forced") != std::string::npos);
+  }
+
   void errorsNameTheFile() {
     QTemporaryDir dir;
     const QString junk = dir.path() + "/junk.pt";

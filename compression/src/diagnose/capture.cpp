@@ -10,6 +10,7 @@
 #include "compression/diagnose.h"
 #include "diagnose_internal.h"
 #include "engine/llm.h"
+#include "engine/torch/tensors.h"
 #include "engine/torch/unet.h"
 
 namespace cs {
@@ -80,6 +81,16 @@ Result<EvalInputs> modelInputs(const Model& model, int samples, int seed, int ba
     split(torch::tensor(flat, torch::kLong).reshape({int64_t(starts.size()), T}));
     in.description = std::to_string(starts.size()) + " windows of " + std::to_string(T) +
                      " tokens from the fortunes held-out split, seed " + std::to_string(seed);
+    return in;
+  }
+  if (task == Task::ImageGeneration) {
+    // Autoregressive image models (ar-fmnist): real images in [-1, 1]; the model's forward
+    // VQ-encodes them and runs the transformer teacher-forced over their codes (null class).
+    auto c = calibrationImages(samples, seed);
+    if (!c) return c.error();
+    split((c->inputs * detail::kFmnistStd + detail::kFmnistMean) * 2 - 1);
+    in.description = std::to_string(samples) + " Fashion-MNIST train images in [-1, 1], VQ-encoded and teacher-forced "
+                     "(null class), seed " + std::to_string(seed) + " (hash " + c->hash + ")";
     return in;
   }
   if (task == Task::Diffusion) return Error{Error::Code::Unsupported, "diffusion inputs come from the sampler"};
