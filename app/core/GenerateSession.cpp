@@ -195,53 +195,16 @@ void GenerateSession::generateText(const QString& key, const GenerateOptions& op
 }
 
 void GenerateSession::runImageMetric(const QString& key, const gen::ImageMetricRequest& req) {
-  QString what = tr("Metric %1").arg(toQString(req.metric));
-  Model model;
-  std::string zoo;
-  if (!prepare(key, &model, &zoo, &what)) return;
-  auto out = std::make_shared<Result<gen::MetricFigure>>(Error::failed("not run"));
-  auto cache = cache_;
-  const QString modelLabel = zoo.empty() ? studio_->modelName() : key;
-  metricJob_ = studio_->jobs()->start(
-      kMetric, what,
-      [out, cache, model, zoo, req](JobContext& job) {
-        Model m = model;
-        if (!zoo.empty()) {
-          auto sub = job.sub(0, 0.01);
-          auto o = open(cache, zoo, sub);
-          if (!o) {
-            *out = o.error();
-            return;
-          }
-          m = *o;
-        }
-        auto sub = job.sub(0.01, 1.0);
-        *out = gen::imageMetric(m, req, sub);
-      },
-      [this, out, what, modelLabel](bool cancelled, const QString& error) {
-        if (cancelled || !error.isEmpty() || !*out) {
-          const bool c = cancelled || (!*out && out->error().isCancelled());
-          Q_EMIT failed(what, !error.isEmpty() ? error : *out ? tr("cancelled") : toQString(out->error().message), c);
-          return;
-        }
-        metric_ = std::move(out->value());
-        metricRunId_ = -1;
-        if (studio_->workspace()->isOpen()) {
-          RunRecord run;
-          run.model = toStd(modelLabel);
-          run.method = "eval:" + metric_.metric;
-          run.recipeJson = metric_.json;
-          run.metricsJson = metric_.json;
-          run.layersJson = "[]";
-          run.seconds = metric_.seconds;
-          metricRunId_ = studio_->workspace()->addRun(run);
-        }
-        Q_EMIT metricReady();
-      });
+  runMetric(key, req.metric, [req](const Model& m, JobContext& job) { return gen::imageMetric(m, req, job); });
 }
 
 void GenerateSession::runTextMetric(const QString& key, const gen::TextMetricRequest& req) {
-  QString what = tr("Metric %1").arg(toQString(req.metric));
+  runMetric(key, req.metric, [req](const Model& m, JobContext& job) { return gen::textMetric(m, req, job); });
+}
+
+void GenerateSession::runMetric(const QString& key, const std::string& metric,
+                                std::function<Result<gen::MetricFigure>(const Model&, JobContext&)> compute) {
+  QString what = tr("Metric %1").arg(toQString(metric));
   Model model;
   std::string zoo;
   if (!prepare(key, &model, &zoo, &what)) return;
@@ -250,7 +213,7 @@ void GenerateSession::runTextMetric(const QString& key, const gen::TextMetricReq
   const QString modelLabel = zoo.empty() ? studio_->modelName() : key;
   metricJob_ = studio_->jobs()->start(
       kMetric, what,
-      [out, cache, model, zoo, req](JobContext& job) {
+      [out, cache, model, zoo, compute](JobContext& job) {
         Model m = model;
         if (!zoo.empty()) {
           auto sub = job.sub(0, 0.01);
@@ -262,7 +225,7 @@ void GenerateSession::runTextMetric(const QString& key, const gen::TextMetricReq
           m = *o;
         }
         auto sub = job.sub(0.01, 1.0);
-        *out = gen::textMetric(m, req, sub);
+        *out = compute(m, sub);
       },
       [this, out, what, modelLabel](bool cancelled, const QString& error) {
         if (cancelled || !error.isEmpty() || !*out) {

@@ -7,6 +7,7 @@
 // channel replaces the previous one there.
 // Threading: GUI thread only; the work runs on JobRunner workers.
 #pragma once
+#include <functional>
 #include <QImage>
 #include <QObject>
 #include <QString>
@@ -82,6 +83,9 @@ class GenerateSession : public QObject {
   static Result<Model> open(const std::shared_ptr<Cache>& cache, const std::string& name, JobContext& job);
   // The model handle a job uses: the session's current model, or the zoo name (opened in the job).
   bool prepare(const QString& key, Model* model, std::string* zooName, QString* what);
+  // Shared by the image and text metrics: opens the model in the job, runs `compute`, records the run.
+  void runMetric(const QString& key, const std::string& metric,
+                 std::function<Result<gen::MetricFigure>(const Model&, JobContext&)> compute);
 
   StudioSession* studio_;
   std::shared_ptr<Cache> cache_ = std::make_shared<Cache>();
