@@ -4,6 +4,7 @@
 #include <csignal>
 #include <iostream>
 #include <memory>
+#include <sstream>
 
 namespace cs::cli {
 namespace {
@@ -53,6 +54,15 @@ void printJson(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }
 std::map<std::string, Trainer>& trainers() {
   static std::map<std::string, Trainer> t;
   return t;
+}
+
+std::vector<std::string> splitList(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
 }
 
 }  // namespace cs::cli

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "engine/job.h"
 #include "engine/result.h"
@@ -20,6 +21,8 @@ int fail(const std::string& message);
 // (and on every stage change), and is cancelled by SIGINT.
 JobContext progressJob(bool quiet = false);
 void printJson(const nlohmann::json& j);
+// "a,b,,c" -> {a, b, c} (empty items dropped).
+std::vector<std::string> splitList(const std::string& s);
 
 // `cstudio train NAME`: families register their trainers here.
 struct TrainArgs {

@@ -27,6 +27,8 @@
 #include <memory>
 #include <sstream>
 
+#include "cli_common.h"
+
 using nlohmann::json;
 
 namespace {
@@ -50,14 +52,7 @@ std::function<void()> guarded(F f) {
     };
 }
 
-std::vector<std::string> splitList(const std::string& s) {
-    std::vector<std::string> out;
-    std::stringstream ss(s);
-    std::string item;
-    while (std::getline(ss, item, ','))
-        if (!item.empty()) out.push_back(item);
-    return out;
-}
+using cs::cli::splitList;
 
 std::string readFile(const std::string& path) {
     if (path == "-") {

@@ -26,15 +26,6 @@ struct SensArgs {
   bool perTensor = false, json = false;
 };
 
-std::vector<std::string> splitList(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 std::string fmt(double v, int prec = 2) {
   if (std::isnan(v)) return "-";
   if (std::isinf(v)) return "inf";

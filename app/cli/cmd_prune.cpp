@@ -172,15 +172,6 @@ struct Stat {
   }
 };
 
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string t;
-  while (std::getline(ss, t, ','))
-    if (!t.empty()) out.push_back(t);
-  return out;
-}
-
 std::string fmt(double x, int p = 2) {
   if (std::isnan(x)) return "-";
   std::ostringstream o;
@@ -232,7 +223,7 @@ int runReport(const ReportArgs& a, const std::string& commandLine) {
         "SparseGPT 61.44 / 60.66. SI helps Magnitude a lot, Wanda and SparseGPT a little, and not in every cell.\n\n";
   std::ostringstream timing;
   nlohmann::json all = nlohmann::json::array();
-  for (const auto& name : split(a.models)) {
+  for (const auto& name : splitList(a.models)) {
     std::string path = name;
     PruneOptions o;
     o.calibLength = a.calibLen;
@@ -270,8 +261,8 @@ int runReport(const ReportArgs& a, const std::string& commandLine) {
     md << "mask changed by SI | SI loss start → end |\n|---|---|";
     for (size_t k = 0; k < labels.size(); ++k) md << "---|---|";
     md << "---|---|\n";
-    for (const auto& pattern : split(a.patterns)) {
-      for (const auto& method : split(a.methodsList)) {
+    for (const auto& pattern : splitList(a.patterns)) {
+      for (const auto& method : splitList(a.methodsList)) {
         std::map<std::string, Stat> base, withSi;
         Stat changed, lossA, lossB, tBase, tSi, tSiTrain, memBase, memSi;
         for (int seed = 0; seed < a.seeds; ++seed) {
