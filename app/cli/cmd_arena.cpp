@@ -27,8 +27,6 @@
 #include <memory>
 #include <sstream>
 
-#include "cli_common.h"
-
 using nlohmann::json;
 
 namespace {
@@ -52,7 +50,16 @@ std::function<void()> guarded(F f) {
     };
 }
 
-using cs::cli::splitList;
+// Own copy, not cli_common's: this file is also built into tests/arena's cstudio_arena_dev,
+// which has no engine headers (the arena layer is engine-free).
+std::vector<std::string> splitList(const std::string& s) {
+    std::vector<std::string> out;
+    std::stringstream ss(s);
+    std::string item;
+    while (std::getline(ss, item, ','))
+        if (!item.empty()) out.push_back(item);
+    return out;
+}
 
 std::string readFile(const std::string& path) {
     if (path == "-") {
