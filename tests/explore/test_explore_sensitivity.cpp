@@ -22,7 +22,7 @@ class TestExploreSensitivity : public QObject {
  private Q_SLOTS:
   void initTestCase() {
     auto m = openModel("vit-fmnist");
-    if (!m) QSKIP(("zoo model vit-fmnist not available: " + m.error().message).c_str());
+    QVERIFY2(m.ok(), m ? "" : ("zoo model vit-fmnist (committed weights) must open: " + m.error().message).c_str());
     vit_ = *m;
   }
 
@@ -120,7 +120,7 @@ class TestExploreSensitivity : public QObject {
   // with FP on held-out fortunes windows; W2 hurts more than W8 (small setting).
   void languageModelSmall() {
     auto m = openModel("lm-fortunes");
-    if (!m) QSKIP(("zoo model lm-fortunes not available: " + m.error().message).c_str());
+    QVERIFY2(m.ok(), m ? "" : ("zoo model lm-fortunes (committed weights) must open: " + m.error().message).c_str());
     std::vector<std::string> layers;
     for (auto& l : m->layers())
       if (l.quantizable && layers.size() < 3) layers.push_back(l.name);
@@ -150,7 +150,7 @@ class TestExploreSensitivity : public QObject {
   // noise-prediction MSE against the true noise on noised test images (small setting).
   void diffusionUNetSmall() {
     auto m = openExploreModel("ddpm-fmnist");
-    if (!m) QSKIP(("zoo model ddpm-fmnist not available: " + m.error().message).c_str());
+    QVERIFY2(m.ok(), m ? "" : ("zoo model ddpm-fmnist (committed weights) must open: " + m.error().message).c_str());
     std::vector<std::string> layers;
     for (auto& l : m->layers())
       if (l.quantizable && layers.size() < 3) layers.push_back(l.name);

@@ -250,7 +250,7 @@ class TestExploreViews : public QObject {
     });
 
     tab.openModel("vit-fmnist");
-    if (!ready.wait(60000)) QSKIP("vit-fmnist not available");
+    QVERIFY2(ready.wait(60000), "vit-fmnist (committed zoo weights) did not load within 60 s");
     QVERIFY(weights.wait(30000) || weights.count() > 0);  // first quantizable layer selected
     QVERIFY(tab.selectLayer("blocks.0.mlp.fc1"));
     QVERIFY(weights.wait(30000));
