@@ -88,6 +88,13 @@ Result<Model> GenerateSession::open(const std::shared_ptr<Cache>& cache, const s
   return *m;
 }
 
+Result<Model> GenerateSession::modelForJob(const std::shared_ptr<Cache>& cache, const Model& given,
+                                           const std::string& zoo, JobContext& job, double share) {
+  if (zoo.empty()) return given;
+  auto sub = job.sub(0, share);
+  return open(cache, zoo, sub);
+}
+
 Result<Model> GenerateSession::resolve(const QString& key) {
   if (key == QLatin1String("session")) {
     if (!studio_->hasModel()) return Error::notFound("no model is open");
@@ -126,16 +133,12 @@ void GenerateSession::sampleImages(const QString& key, const gen::ImageSampleReq
   generateJob_ = studio_->jobs()->start(
       kGen, what,
       [out, cache, model, zoo, req](JobContext& job) {
-        Model m = model;
-        if (!zoo.empty()) {
-          auto sub = job.sub(0, 0.02);
-          auto o = open(cache, zoo, sub);
-          if (!o) {
-            out->r = o.error();
-            return;
-          }
-          m = *o;
+        auto opened = modelForJob(cache, model, zoo, job, 0.02);
+        if (!opened) {
+          out->r = opened.error();
+          return;
         }
+        const Model& m = *opened;
         out->name = m.name();
         auto sub = job.sub(0.02, 1.0);
         out->r = gen::sampleImages(m, req, sub);
@@ -165,16 +168,12 @@ void GenerateSession::generateText(const QString& key, const GenerateOptions& op
   generateJob_ = studio_->jobs()->start(
       kGen, what,
       [out, cache, model, zoo, opt](JobContext& job) {
-        Model m = model;
-        if (!zoo.empty()) {
-          auto sub = job.sub(0, 0.02);
-          auto o = open(cache, zoo, sub);
-          if (!o) {
-            *out = o.error();
-            return;
-          }
-          m = *o;
+        auto opened = modelForJob(cache, model, zoo, job, 0.02);
+        if (!opened) {
+          *out = opened.error();
+          return;
         }
+        const Model& m = *opened;
         auto lm = LanguageModel::fromModel(m);
         if (!lm) {
           *out = lm.error();
@@ -214,16 +213,12 @@ void GenerateSession::runMetric(const QString& key, const std::string& metric,
   metricJob_ = studio_->jobs()->start(
       kMetric, what,
       [out, cache, model, zoo, compute](JobContext& job) {
-        Model m = model;
-        if (!zoo.empty()) {
-          auto sub = job.sub(0, 0.01);
-          auto o = open(cache, zoo, sub);
-          if (!o) {
-            *out = o.error();
-            return;
-          }
-          m = *o;
+        auto opened = modelForJob(cache, model, zoo, job, 0.01);
+        if (!opened) {
+          *out = opened.error();
+          return;
         }
+        const Model& m = *opened;
         auto sub = job.sub(0.01, 1.0);
         *out = compute(m, sub);
       },

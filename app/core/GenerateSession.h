@@ -81,6 +81,10 @@ class GenerateSession : public QObject {
     std::map<std::string, Model> models;
   };
   static Result<Model> open(const std::shared_ptr<Cache>& cache, const std::string& name, JobContext& job);
+  // Inside a job: `given` when `zoo` is empty, else the zoo model opened through the cache
+  // (using the first `share` of the job's progress).
+  static Result<Model> modelForJob(const std::shared_ptr<Cache>& cache, const Model& given, const std::string& zoo,
+                                   JobContext& job, double share);
   // The model handle a job uses: the session's current model, or the zoo name (opened in the job).
   bool prepare(const QString& key, Model* model, std::string* zooName, QString* what);
   // Shared by the image and text metrics: opens the model in the job, runs `compute`, records the run.
