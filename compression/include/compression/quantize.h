@@ -5,6 +5,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,6 +18,9 @@
 #include "engine/stats.h"
 
 namespace cs {
+namespace detail {
+struct QuantVariantInfo;  // quantizer parameters needed to save a variant (compression/src/variant_io.h)
+}
 
 // The registry of methods (quantization now; pruning and others later).
 const std::vector<MethodInfo>& methods();
@@ -46,6 +50,10 @@ struct QuantizeResult {
   std::vector<LayerQuantReport> layers;
   nlohmann::json metrics;                // e.g. {"fp_accuracy":..,"q_accuracy":..,"eval_samples":..}
   double seconds = 0;
+  // What saveQuantizedVariant() (compression/quant_variant.h) needs beyond the variant's
+  // weights: weight and activation quantizers, folds, calibration hash. May be null
+  // (then only what the variant itself describes is saved).
+  std::shared_ptr<const detail::QuantVariantInfo> saveInfo;
 };
 
 struct QuantizeOptions {
