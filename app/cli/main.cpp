@@ -18,6 +18,10 @@
 #include "cmd_sam2.h"
 #define CS_CLI_SEGMENT 1
 #endif
+#if __has_include("cmd_synth.h") && !defined(CS_MINIMAL)
+#include "cmd_synth.h"
+#define CS_CLI_SYNTH 1
+#endif
 #if __has_include("cmd_explore.h") && !defined(CS_MINIMAL)
 #include "cmd_explore.h"
 #define CS_CLI_EXPLORE 1
@@ -48,6 +52,9 @@ int main(int argc, char** argv) {
 #endif
 #ifdef CS_CLI_SEGMENT
   cs::cli::addSegmentCommands(app);
+#endif
+#ifdef CS_CLI_SYNTH
+  cs::cli::addSynthCommands(app);  // synth-video, eval-sam2
 #endif
 #ifdef CS_CLI_EXPLORE
   cs::cli::addExploreCommands(app);  // explore, sensitivity
