@@ -6,6 +6,7 @@
 #include "engine/model.h"
 #include "engine/torch/ar.h"
 #include "engine/torch/model_impl.h"
+#include "engine/torch/open_hooks.h"
 #include "engine/torch/tensors.h"
 #include "engine/torch/unet.h"
 #include "engine/torch/vit.h"
@@ -138,6 +139,7 @@ Result<Model> openModel(const std::string& nameOrPath, JobContext& job) {
     if (!impl) impl = detail::openTorchScript(path);
     impl->name = name;
     impl->source = path;
+    detail::applyModelOpenHooks(*impl, path);  // e.g. a quantized variant's activation quantizers
     job.progress(1.0, "loaded " + name);
     return Model(std::shared_ptr<const detail::ModelImpl>(std::move(impl)));
   })
