@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "calibration.h"
+#include "compression/ptq_lm.h"
 #include "compression/torch/quantizers.h"
 #include "ptq.h"
 
@@ -101,16 +102,52 @@ MethodInfo repqInfo() {
   return m;
 }
 
+MethodInfo repquantInfo() {
+  MethodInfo m;
+  m.id = "repquant";
+  m.name = "RepQuant";
+  m.kind = "quantization";
+  m.description =
+      "RepQ-ViT plus learned per-channel dual clipping (separate lower and upper bounds, Adam through the STE) of the "
+      "post-LayerNorm quantizers before the fold, softmax calibrated as log-sqrt2 and executed as log2 with the "
+      "parity split, and layer-wise AdaRound weight reconstruction (with activation step learning) after the fold. "
+      "Native ViT only. Simulated (fake-quant).";
+  m.params = commonParams("percentile-mse");
+  for (auto& p : m.params) {  // the paper's default setting is W4/A4
+    if (p.name == "wbits" || p.name == "abits") p.defaultValue = 4;
+  }
+  m.params.push_back({"round_zero", "Integer zero point", T::Bool, 0, 0, 0, {}, true,
+                      "Round the folded zero point (exact, integer-deployable fold)."});
+  m.params.push_back({"clip_iters", "Dual-clipping steps", T::Int, 0, 5000, 10, {}, 200,
+                      "Adam steps of the per-channel (lower, upper) bounds of each post-LayerNorm quantizer; 0 keeps "
+                      "the percentile-MSE ranges (RepQ-ViT)."});
+  m.params.push_back({"clip_lr", "Dual-clipping learning rate", T::Float, 1e-5, 1.0, 0.001, {}, 0.01,
+                      "Adam learning rate of the bounds, relative to the mean channel range."});
+  m.params.push_back({"recon_iters", "Reconstruction steps", T::Int, 0, 20000, 50, {}, 500,
+                      "AdaRound steps per layer after the fold; 0 keeps round-to-nearest weights."});
+  m.params.push_back({"recon_lr", "Rounding learning rate", T::Float, 1e-5, 1.0, 0.001, {}, 0.01,
+                      "Adam learning rate of the rounding variables."});
+  m.params.push_back({"recon_lambda", "Rounding regularizer", T::Float, 0.0, 10.0, 0.001, {}, 0.01,
+                      "Weight of the AdaRound regularizer (beta annealed 20 -> 2 after a 20 % warm-up)."});
+  m.params.push_back({"recon_act_step", "Learn activation steps", T::Bool, 0, 0, 0, {}, true,
+                      "Also learn each layer's input step (LSQ) during reconstruction."});
+  m.presets = presets();
+  return m;
+}
+
 }  // namespace
 
-std::vector<MethodInfo> ptqMethodInfos() { return {percentileInfo(), omseInfo(), smoothInfo(), repqInfo()}; }
+std::vector<MethodInfo> ptqMethodInfos() {
+  return {percentileInfo(), omseInfo(), smoothInfo(), repqInfo(), repquantInfo()};
+}
 
 bool isPtqMethod(const std::string& id) {
-  return id == "percentile" || id == "omse" || id == "smoothquant" || id == "repq-vit";
+  return id == "percentile" || id == "omse" || id == "smoothquant" || id == "repq-vit" || id == "repquant";
 }
 
 Result<QuantizeResult> quantizePtq(const Model& model, const Recipe& recipe, const QuantizeOptions& opts,
                                    JobContext& job) {
+  if (isLanguageModelForPtq(model)) return quantizePtqLm(model, recipe, opts, job);  // compression/src/ptq_lm*.cpp
   const auto t0 = std::chrono::steady_clock::now();
   CS_TRY_RESULT(model.source(), {
     if (!model.impl()->supportsTaps() || model.task() != Task::ImageClassification)
@@ -134,6 +171,20 @@ Result<QuantizeResult> quantizePtq(const Model& model, const Recipe& recipe, con
       cfg.aSearch = RangeSearch::MinMax;
       cfg.fold = PtqConfig::Fold::Smooth;
       cfg.alpha = P["alpha"].get<double>();
+    } else if (id == "repquant") {
+      cfg.aSearch = RangeSearch::PercentileMse;
+      cfg.fold = PtqConfig::Fold::RepQ;
+      cfg.roundZero = P["round_zero"].get<bool>();
+      if (sm) cfg.softmax = PtqConfig::Softmax::LogSqrt2;
+      cfg.log2Split = true;
+      cfg.clipIters = P["clip_iters"].get<int>();
+      cfg.clipLr = P["clip_lr"].get<double>();
+      cfg.recon.iters = P["recon_iters"].get<int>();
+      cfg.reconstruct = cfg.recon.iters > 0;
+      cfg.recon.lrRound = P["recon_lr"].get<double>();
+      cfg.recon.lambda = P["recon_lambda"].get<double>();
+      cfg.recon.learnActStep = P["recon_act_step"].get<bool>() && cfg.abits > 0;
+      cfg.recon.seed = uint64_t(recipe.calibSeed);
     } else {  // repq-vit
       cfg.aSearch = RangeSearch::PercentileMse;
       const std::string rp = P["reparam"].get<std::string>();
@@ -151,7 +202,13 @@ Result<QuantizeResult> quantizePtq(const Model& model, const Recipe& recipe, con
     if (job.cancelled()) return Error::cancelled();
     job.progress(0.05, "calibrating " + id);
     const auto tc = std::chrono::steady_clock::now();
-    auto outc = runPtq(*model.impl(), calib->inputs, cfg);
+    PtqOutcome outc;
+    try {
+      JobContext sub = job.sub(0.05, 0.4);
+      outc = runPtq(*model.impl(), calib->inputs, cfg, &sub);
+    } catch (const ReconCancelled&) {
+      return Error::cancelled();
+    }
     const double calibSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - tc).count();
     job.progress(0.4, "quantized");
 
@@ -190,6 +247,24 @@ Result<QuantizeResult> quantizePtq(const Model& model, const Recipe& recipe, con
                        {"r_min", f.r.min().item<double>()},
                        {"r_max", f.r.max().item<double>()}});
     if (!folds.empty()) metrics["folds"] = folds;
+    nlohmann::json clips = nlohmann::json::array();
+    for (auto& c : outc.clips)
+      clips.push_back({{"consumer", c.consumer},
+                       {"output_mse_before", c.lossBefore},
+                       {"output_mse_after", c.lossAfter},
+                       {"act_mse_before", c.actMseBefore},
+                       {"act_mse_after", c.actMseAfter}});
+    if (!clips.empty()) metrics["dual_clipping"] = clips;
+    nlohmann::json rec = nlohmann::json::array();
+    for (auto& r : outc.recon)
+      rec.push_back({{"layer", r.layer},
+                     {"output_mse_nearest", r.mseNearest},
+                     {"output_mse_reconstructed", r.mseFinal},
+                     {"binary_fraction", r.binaryFraction},
+                     {"flipped_fraction", r.flipFraction},
+                     {"kept", r.kept}});
+    if (!rec.empty()) metrics["reconstruction"] = rec;
+    if (!outc.operandQuantizers.empty()) metrics["matmul_operands_quantized"] = outc.operandQuantizers.size();
 
     auto& v = outc.variant;
     v->name = model.name() + " [" + id + " W" + std::to_string(cfg.wbits) +

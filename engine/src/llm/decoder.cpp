@@ -8,9 +8,11 @@
 namespace cs::detail {
 
 namespace {
-torch::Tensor rmsNorm(const torch::Tensor& x, const torch::Tensor& w, double eps) {
+// RMSNorm; `b` (undefined for plain LLaMA) is the offset a RepQ-style fold adds.
+torch::Tensor rmsNorm(const torch::Tensor& x, const torch::Tensor& w, double eps, const torch::Tensor& b = {}) {
   auto var = x.pow(2).mean(-1, /*keepdim=*/true);
-  return x * torch::rsqrt(var + eps) * w;
+  auto y = x * torch::rsqrt(var + eps) * w;
+  return b.defined() ? y + b : y;
 }
 }  // namespace
 
@@ -195,7 +197,14 @@ torch::Tensor DecoderLM::attention(const std::string& p, const torch::Tensor& x,
     scores = scores.masked_fill(mask, -std::numeric_limits<float>::infinity());
   }
   auto probs = torch::softmax(scores, -1);
-  probs = ctx.tap(p + "self_attn", TapKind::Softmax, probs);
+  // A variant may carry a transform of the attention probabilities (e.g. log-sqrt2
+  // fake-quant), keyed by the tap point name in inputTransforms (never a layer name).
+  const std::string sp = p + "self_attn";
+  if (ctx.inputTransforms) {
+    auto it = ctx.inputTransforms->find(sp);
+    if (it != ctx.inputTransforms->end()) probs = it->second(probs);
+  }
+  probs = ctx.tap(sp, TapKind::Softmax, probs);
   auto out = torch::matmul(probs, v).transpose(1, 2).reshape({B, T, H * hd});
   return linear(p + (opt ? "out_proj" : "o_proj"), out, ctx, lin);
 }
@@ -222,11 +231,13 @@ torch::Tensor DecoderLM::forwardTokens(const torch::Tensor& tokens, const Forwar
 torch::Tensor DecoderLM::llamaBlock(int64_t i, torch::Tensor h, const ForwardCtx& ctx, KvCache* cache, int64_t pos0,
                                     const LinearFn* lin) const {
   const auto p = layerPrefix(i);
+  auto bias = [&](const std::string& n) { return hasWeight(n) ? weight(n) : torch::Tensor(); };
   auto x = ctx.tap(p + "input_layernorm", TapKind::NormOutput,
-                   rmsNorm(h, weight(p + "input_layernorm.weight"), cfg_.normEps));
+                   rmsNorm(h, weight(p + "input_layernorm.weight"), cfg_.normEps, bias(p + "input_layernorm.bias")));
   h = h + attention(p + "self_attn.", x, ctx, cache, i, pos0, lin);
   x = ctx.tap(p + "post_attention_layernorm", TapKind::NormOutput,
-              rmsNorm(h, weight(p + "post_attention_layernorm.weight"), cfg_.normEps));
+              rmsNorm(h, weight(p + "post_attention_layernorm.weight"), cfg_.normEps,
+                      bias(p + "post_attention_layernorm.bias")));
   auto g = torch::silu(linear(p + "mlp.gate_proj", x, ctx, lin)) * linear(p + "mlp.up_proj", x, ctx, lin);
   h = h + linear(p + "mlp.down_proj", g, ctx, lin);
   return ctx.tap(p.substr(0, p.size() - 1), TapKind::BlockOutput, h);
