@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
 #ifndef CS_MINIMAL
   cs::cli::addQuantizeCommands(app);
   cs::cli::addReportCommands(app);
+  void addRepquantLmCommands(CLI::App&); addRepquantLmCommands(app);  // report repquant-lm (cmd_repquant_lm.cpp)
 #endif
   cs::cli::addTrainCommands(app);
   cs::cli::addBenchCommands(app);
