@@ -272,6 +272,7 @@ Result<QuantizeResult> quantizePtq(const Model& model, const Recipe& recipe, con
     v->properties["variant_of"] = model.name();
     v->properties["recipe"] = recipe.toJson().dump();
     res.variant = Model(std::shared_ptr<const ModelImpl>(v));
+    res.saveInfo = ptqVariantInfo(outc);  // quantizers for saveQuantizedVariant (compression/src/variant_io.cpp)
 
     if (auto s = detail::addAccuracyComparison(model, res.variant, opts, job, metrics); !s) return s.error();
     metrics["quantized_layers"] = res.layers.size();

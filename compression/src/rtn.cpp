@@ -9,6 +9,11 @@
 #include "compression/torch/quantizer.h"
 #include "engine/torch/tensors.h"
 #include "ptq.h"
+#include "variant_io.h"
+#include "compression/quant_plan.h"
+#include "compression/quant_variant.h"
+#include "compression/torch/quantizers.h"
+#include <set>
 
 namespace cs {
 using detail::UniformQuantizer;
@@ -63,6 +68,7 @@ struct RangeObserver {
 
 const std::vector<MethodInfo>& methods() {
   static const std::vector<MethodInfo> all = [] {
+    registerQuantizedVariantLoader();  // saved variants reopen with their quantizers (quant_variant.h)
     std::vector<MethodInfo> v = {rtnInfo()};
     for (auto& m : detail::ptqMethodInfos()) v.push_back(m);
     for (auto& m : pruneMethods()) v.push_back(m);  // kind "pruning": run through cs::prune()
@@ -163,8 +169,27 @@ Result<QuantizeResult> quantize(const Model& model, const Recipe& recipe0, const
   if (info->kind != "quantization")
     return Error::badArgument("method '" + recipe0.method + "' is a " + info->kind + " method (use prune())");
   Recipe recipe = recipe0;
+  // A quantization plan (compression/quant_plan.h) travels in the recipe as params.plan.
+  nlohmann::json planJson;
+  if (recipe.params.is_object() && recipe.params.contains("plan")) {
+    planJson = recipe.params["plan"];
+    recipe.params.erase("plan");
+    if (recipe.method != "rtn")
+      return Error::badArgument("method '" + recipe.method + "' does not honour a quantization plan yet (only rtn does)");
+  }
   if (auto err = info->validate(recipe.params); !err.empty()) return Error::badArgument(err);
-  if (detail::isPtqMethod(recipe.method)) return detail::quantizePtq(model, recipe, opts, job);
+  if (detail::isPtqMethod(recipe.method)) {
+    auto r = detail::quantizePtq(model, recipe, opts, job);
+    return r;
+  }
+  std::optional<ResolvedPlan> plan;
+  if (!planJson.is_null()) {
+    auto qp = QuantPlan::fromJson(planJson, "recipe plan");
+    if (!qp) return qp.error();
+    auto rp = resolvePlan(model, *qp);
+    if (!rp) return rp.error();
+    plan = *rp;
+  }
   const auto t0 = std::chrono::steady_clock::now();
   CS_TRY_RESULT(model.source(), {
     const auto& P = recipe.params;
@@ -172,31 +197,98 @@ Result<QuantizeResult> quantize(const Model& model, const Recipe& recipe0, const
     const bool perChannel = P["w_granularity"] == "per-channel";
     const bool wsym = P["w_symmetric"], asym = P["a_symmetric"];
     const bool canCalibrate = model.impl()->supportsTaps() && model.task() == Task::ImageClassification;
-    const int abits = canCalibrate ? abits0 : 0;
 
-    std::vector<std::string> targets;
-    for (auto& l : model.layers())
-      if (l.quantizable) targets.push_back(l.name);
-    if (P["skip_first_last"].get<bool>() && targets.size() > 2) {
-      targets.erase(targets.begin());
-      targets.pop_back();
+    // What each layer gets: from the plan, or from the flat parameters.
+    struct Choice {
+      std::string layer;
+      std::optional<QuantizerSpec> w, a;
+    };
+    std::vector<Choice> choices;
+    std::map<std::string, QuantizerSpec> softmaxPlan;
+    nlohmann::json notApplied = nlohmann::json::array();
+    if (plan) {
+      for (auto& l : model.layers()) {
+        if (!l.quantizable) continue;
+        Choice c{l.name, {}, {}};
+        if (auto d = plan->find(l.name + ".weight"); d && d->quantize) c.w = d->q;
+        if (auto d = plan->find(l.name + ":input"); d && d->quantize) c.a = d->q;
+        choices.push_back(c);
+      }
+      for (auto& d : plan->decisions) {
+        if (!d.quantize) continue;
+        if (d.target == "softmax") softmaxPlan[d.tensor] = d.q;
+        if (d.target == "matmul" || d.target == "norm") notApplied.push_back(d.tensor);
+        if ((d.target == "weight" || d.target == "input") &&
+            (d.q.range == "log2" || d.q.range == "log-sqrt2"))
+          return Error::badArgument(d.tensor + ": log quantizers are for softmax outputs");
+        if (d.target == "input" && d.q.range != "minmax")
+          return Error::badArgument(d.tensor + ": RTN takes activation ranges from the min and max (range 'minmax')");
+        if (d.target == "input" && d.q.granularity == "per-group")
+          return Error::badArgument(d.tensor + ": RTN has no per-group activation quantizer (per-tensor, per-channel, per-token)");
+      }
+    } else {
+      std::vector<std::string> targets;
+      for (auto& l : model.layers())
+        if (l.quantizable) targets.push_back(l.name);
+      if (P["skip_first_last"].get<bool>() && targets.size() > 2) {
+        targets.erase(targets.begin());
+        targets.pop_back();
+      }
+      for (auto& t : targets) {
+        Choice c{t, {}, {}};
+        QuantizerSpec w;
+        w.bits = wbits;
+        w.symmetric = wsym;
+        w.granularity = perChannel ? "per-channel" : "per-tensor";
+        c.w = w;
+        if (abits0 > 0) {
+          QuantizerSpec a;
+          a.bits = abits0;
+          a.symmetric = asym;
+          c.a = a;
+        }
+        choices.push_back(c);
+      }
     }
+    bool anyAct = !softmaxPlan.empty();
+    for (auto& c : choices) anyAct |= c.a.has_value();
+    const bool actOn = canCalibrate && anyAct;
 
     QuantizeResult res;
     res.recipe = recipe;
+    if (!planJson.is_null()) res.recipe.params["plan"] = planJson;
     nlohmann::json metrics = nlohmann::json::object();
-    if (abits0 > 0 && abits == 0)
+    if (anyAct && !canCalibrate)
       metrics["note"] = "activation quantization skipped: no activation capture for this model yet (weights only)";
+    if (!notApplied.empty()) metrics["plan_not_applied"] = notApplied;  // RTN does not quantize these targets
 
     // 1. Calibrate activation ranges of every target layer's input in one pass.
     RangeObserver ranges;
-    if (abits > 0) {
+    std::map<std::string, std::pair<torch::Tensor, torch::Tensor>> channelRanges;  // per last-dim channel
+    std::map<std::string, float> softmaxMax;
+    if (actOn) {
       auto calib = detail::calibrationImages(recipe.calibSamples, recipe.calibSeed);
       if (!calib) return calib.error();
       metrics["calib_samples"] = recipe.calibSamples;
       metrics["calib_seed"] = recipe.calibSeed;
       metrics["calib_hash"] = calib->hash;
-      detail::TapObserver obs = [&](const std::string& p, detail::TapKind k, const torch::Tensor& x) { return ranges(p, k, x); };
+      std::set<std::string> perChannelInputs;
+      for (auto& c : choices)
+        if (c.a && c.a->granularity == "per-channel") perChannelInputs.insert(c.layer);
+      detail::TapObserver obs = [&](const std::string& p, detail::TapKind k, const torch::Tensor& x) {
+        if (k == detail::TapKind::Softmax && softmaxPlan.count(p)) {
+          const float m = x.max().item<float>();
+          auto [it, fresh] = softmaxMax.try_emplace(p, m);
+          if (!fresh) it->second = std::max(it->second, m);
+        }
+        if (k == detail::TapKind::LayerInput && perChannelInputs.count(p)) {
+          auto x2 = x.reshape({-1, x.size(-1)});
+          auto mn = std::get<0>(x2.min(0)).clone(), mx = std::get<0>(x2.max(0)).clone();
+          auto [it, fresh] = channelRanges.try_emplace(p, mn, mx);
+          if (!fresh) it->second = {torch::minimum(it->second.first, mn), torch::maximum(it->second.second, mx)};
+        }
+        return ranges(p, k, x);
+      };
       JobContext sub = job.sub(0.0, 0.3);
       auto s = detail::runBatches(*model.impl(), calib->inputs, 64, obs, sub, "calibrating activation ranges");
       if (!s) return s.error();
@@ -204,46 +296,93 @@ Result<QuantizeResult> quantize(const Model& model, const Recipe& recipe0, const
 
     // 2. Build the variant: fake-quantized weights and input quantizers.
     auto variant = model.impl()->clone();
+    auto saveInfo = std::make_shared<detail::QuantVariantInfo>();
     {
       torch::NoGradGuard ng;
-      for (size_t i = 0; i < targets.size(); ++i) {
+      for (size_t i = 0; i < choices.size(); ++i) {
         if (job.cancelled()) return Error::cancelled();
-        const auto& name = targets[i];
+        const auto& c = choices[i];
+        const auto& name = c.layer;
         LayerQuantReport rep;
         rep.layer = name;
-        rep.wbits = wbits;
-        rep.granularity = perChannel ? "per-channel" : "per-tensor";
         auto w = variant->layerWeight(name);
-        if (w.defined()) {
+        if (w.defined() && c.w) {
+          const auto& ws = *c.w;
+          rep.wbits = ws.bits;
+          rep.granularity = ws.granularity;
           auto ref = w.detach().to(torch::kFloat).contiguous().clone();
-          auto q = detail::weightQuantizer(ref, wbits, wsym, perChannel);
-          auto wq = detail::fakeQuant(ref, q).contiguous();
+          torch::Tensor wq;
+          if (ws.granularity == "per-group") {
+            auto r2 = ref.reshape({ref.size(0), -1});
+            if (r2.size(1) % ws.groupSize != 0)
+              return Error::badArgument(name + ".weight: " + std::to_string(r2.size(1)) + " inputs are not divisible by group_size " +
+                                        std::to_string(ws.groupSize));
+            wq = detail::fakeQuantPerGroup(r2, ws.bits, ws.groupSize, ws.symmetric).reshape(ref.sizes()).contiguous();
+          } else {
+            const bool pc = ws.granularity != "per-tensor";
+            detail::UniformQuantizer q;
+            if (ws.range == "minmax") {
+              q = detail::weightQuantizer(ref, ws.bits, ws.symmetric, pc);
+            } else {
+              q = detail::searchUniform(ref.reshape({ref.size(0), -1}), ws.bits, ws.symmetric, pc ? 0 : -1,
+                                        detail::rangeSearchFromString(ws.range));
+              if (pc) q.axis = 0;
+            }
+            wq = detail::fakeQuant(ref, q).contiguous();
+            saveInfo->weightQuantizers[name] = q;
+          }
           w.copy_(wq);
           rep.weightError = compareTensors(ref.data_ptr<float>(), wq.data_ptr<float>(), ref.numel());
         }
-        if (abits > 0) {
-          auto it = ranges.ranges.find(name);
-          if (it != ranges.ranges.end()) {
+        if (actOn && c.a) {
+          const auto& as = *c.a;
+          if (as.granularity == "per-token") {
+            rep.abits = as.bits;
+            variant->inputTransforms[name] = [b = as.bits, sy = as.symmetric](const torch::Tensor& x) {
+              return detail::fakeQuantPerToken(x, b, sy);
+            };
+          } else if (as.granularity == "per-channel" && channelRanges.count(name)) {
+            auto& [mn, mx] = channelRanges.at(name);
+            auto aq = detail::quantizerFromRange(mn, mx, as.bits, as.symmetric, -1);
+            rep.abits = as.bits;
+            saveInfo->inputQuantizers[name] = aq;
+            variant->inputTransforms[name] = [aq](const torch::Tensor& x) { return detail::fakeQuant(x, aq); };
+          } else if (auto it = ranges.ranges.find(name); it != ranges.ranges.end()) {
             auto aq = detail::quantizerFromRange(torch::tensor(it->second.first), torch::tensor(it->second.second),
-                                                 abits, asym);
-            rep.abits = abits;
+                                                 as.bits, as.symmetric);
+            rep.abits = as.bits;
             rep.activation = detail::toQuantParams(aq);
+            saveInfo->inputQuantizers[name] = aq;
             variant->inputTransforms[name] = [aq](const torch::Tensor& x) { return detail::fakeQuant(x, aq); };
           }
         }
         res.layers.push_back(rep);
-        job.progress(0.3 + 0.1 * double(i + 1) / targets.size(), "quantizing " + name);
+        job.progress(0.3 + 0.1 * double(i + 1) / choices.size(), "quantizing " + name);
+      }
+      for (auto& [point, spec] : softmaxPlan) {
+        auto it = softmaxMax.find(point);
+        if (it == softmaxMax.end()) continue;
+        if (spec.range == "log2" || spec.range == "log-sqrt2") {
+          detail::LogQuantizer lq{spec.bits, spec.range == "log-sqrt2", std::max(1e-12, double(it->second))};
+          variant->inputTransforms[point] = [lq](const torch::Tensor& x) { return detail::fakeQuantLog(x, lq); };
+        } else {
+          auto aq = detail::quantizerFromRange(torch::tensor(0.0f), torch::tensor(it->second), spec.bits, spec.symmetric);
+          variant->inputTransforms[point] = [aq](const torch::Tensor& x) { return detail::fakeQuant(x, aq); };
+        }
       }
     }
-    variant->name = model.name() + " [" + recipe.method + " W" + std::to_string(wbits) +
-                    (abits > 0 ? "A" + std::to_string(abits) : "") + "]";
+    int wmax = 0, amax = 0;
+    for (auto& l : res.layers) wmax = std::max(wmax, l.wbits), amax = std::max(amax, l.abits);
+    variant->name = model.name() + " [" + recipe.method + (plan ? " plan" : "") + " W" + std::to_string(plan ? wmax : wbits) +
+                    (amax > 0 ? "A" + std::to_string(amax) : "") + "]";
     variant->properties["variant_of"] = model.name();
-    variant->properties["recipe"] = recipe.toJson().dump();
+    variant->properties["recipe"] = res.recipe.toJson().dump();
     res.variant = Model(std::shared_ptr<const detail::ModelImpl>(variant));
+    res.saveInfo = saveInfo;
 
     // 3. Task metric, full precision versus quantized.
     if (auto s = detail::addAccuracyComparison(model, res.variant, opts, job, metrics); !s) return s.error();
-    metrics["quantized_layers"] = targets.size();
+    metrics["quantized_layers"] = choices.size();
     metrics["simulated"] = true;
     res.metrics = metrics;
     res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
