@@ -12,6 +12,8 @@
 
 namespace cs::cli {
 
+void addBenchInt8Command(CLI::App& bench);  // cmd_bench_int8.cpp
+
 void addBenchCommands(CLI::App& app) {
   static std::string model = "vit-fmnist";
   static int batch = 64, repeats = 20, n = 1024;
@@ -22,6 +24,7 @@ void addBenchCommands(CLI::App& app) {
   b->add_option("--repeats", repeats, "Timed repeats (median reported)")->check(CLI::Range(1, 10000));
   b->add_option("--matmul-size", n, "Square matmul size")->check(CLI::Range(16, 8192));
   b->add_flag("--json", json, "JSON output");
+  addBenchInt8Command(*b);
   b->callback([] {
     auto job = progressJob(true);
     const auto& rt = runtimeInfo();

@@ -1,4 +1,4 @@
-// `cstudio quantize MODEL --recipe FILE | --method rtn --wbits 8 --abits 8 [--eval] [--json] [--workspace FILE]`.
+// `cstudio quantize MODEL --recipe FILE | --method rtn --wbits 8 --abits 8 [--eval] [--json] [--workspace FILE] [--save DIR|FILE] [--plan FILE [--plan-only]]`.
 // Method parameters become flags generated from the methods' schemas.
 #include <iomanip>
 #include <set>
@@ -6,6 +6,8 @@
 
 #include "cli_common.h"
 #include "cmd_core.h"
+#include "compression/quant_plan.h"
+#include "compression/quant_variant.h"
 #include "compression/quantize.h"
 #include "engine/model.h"
 #include "engine/workspace.h"
@@ -14,9 +16,9 @@ namespace cs::cli {
 namespace {
 
 struct QuantArgs {
-  std::string model, recipeFile, method = "rtn", workspace;
+  std::string model, recipeFile, method = "rtn", workspace, save, plan;
   int calib = 256, seed = 0, evalSamples = 10000;
-  bool eval = false, json = false;
+  bool eval = false, json = false, planOnly = false;
   std::map<std::string, std::string> params;  // raw flag values by schema name
 };
 
@@ -66,6 +68,33 @@ int run(QuantArgs& a, const std::string& commandLine) {
   }
   auto m = openModel(a.model, job);
   if (!m) return fail(m.error());
+  if (a.planOnly && a.plan.empty()) return fail(Error::badArgument("--plan-only needs --plan FILE.json"));
+  if (!a.plan.empty()) {
+    auto qp = QuantPlan::fromFile(a.plan);
+    if (!qp) return fail(qp.error());
+    if (a.planOnly) {
+      auto rp = resolvePlan(*m, *qp);
+      if (!rp) return fail(rp.error());
+      auto j = rp->toJson();
+      j["model"] = m->name();
+      j["plan"] = qp->toJson();
+      if (a.json) {
+        printJson(j);
+        return 0;
+      }
+      std::cout << std::left << std::setw(30) << "tensor" << std::setw(9) << "target" << std::setw(10) << "op"
+                << std::setw(28) << "quantizer" << "decided by\n";
+      for (auto& d : rp->decisions)
+        std::cout << std::left << std::setw(30) << d.tensor << std::setw(9) << d.target << std::setw(10) << d.op
+                  << std::setw(28)
+                  << (d.quantize ? std::to_string(d.q.bits) + "-bit " + (d.q.symmetric ? "sym " : "asym ") +
+                                       d.q.granularity + " " + d.q.range
+                                 : std::string("FP"))
+                  << d.decidedBy << "\n";
+      return 0;
+    }
+    recipe.params["plan"] = qp->toJson();
+  }
   QuantizeOptions opts;
   opts.evaluate = a.eval;
   opts.evalSamples = a.evalSamples;
@@ -87,6 +116,11 @@ int run(QuantArgs& a, const std::string& commandLine) {
   }
   nlohmann::json out = {{"model", m->name()},     {"variant", res->variant.name()}, {"recipe", res->recipe.toJson()},
                         {"metrics", res->metrics}, {"layers", layers},              {"seconds", res->seconds}};
+  if (!a.save.empty()) {
+    auto saved = saveQuantizedVariant(*res, a.save);
+    if (!saved) return fail(saved.error());
+    out["saved"] = *saved;
+  }
   if (!a.workspace.empty()) {
     auto ws = Workspace::open(a.workspace);
     if (!ws) return fail(ws.error());
@@ -118,6 +152,7 @@ int run(QuantArgs& a, const std::string& commandLine) {
   for (auto& l : res->layers)
     std::cout << std::left << std::setw(24) << l.layer << std::right << std::setw(6) << l.wbits << std::setw(6) << l.abits
               << std::setw(11) << std::setprecision(1) << l.weightError.sqnrDb << " dB\n";
+  if (out.contains("saved")) std::cout << "saved variant: " << out["saved"].get<std::string>() << "\n";
   if (out.contains("run_id")) std::cout << "saved as run " << out["run_id"] << " in " << a.workspace << "\n";
   return 0;
 }
@@ -136,6 +171,11 @@ void addQuantizeCommands(CLI::App& app) {
   q->add_option("--eval-samples", a.evalSamples, "Test images for --eval")->check(CLI::Range(1, 10000));
   q->add_flag("--json", a.json, "JSON output");
   q->add_option("--workspace", a.workspace, "Record the run in this workspace file");
+  q->add_option("--plan", a.plan, "Quantization plan JSON (rules by layer glob/regex and op type; honoured by rtn)");
+  q->add_flag("--plan-only", a.planOnly, "Print the resolved per-tensor plan and stop (with --plan)");
+  q->add_option("--save", a.save,
+                "Save the quantized variant (weights + every quantizer + recipe) to FILE.safetensors or into DIR; "
+                "reopen it like any model file");
   // One flag per schema parameter across all methods.
   std::set<std::string> seen;
   for (auto& m : methods())
