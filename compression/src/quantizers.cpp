@@ -224,14 +224,23 @@ namespace {
 // Every layer input ([rows, C], flattened over batch and tokens) and softmax output
 // ([rows, N]) over the calibration inputs.
 struct Captured {
-  std::map<std::string, torch::Tensor> layerInputs, softmax;
+  std::map<std::string, torch::Tensor> layerInputs, softmax, operands;
 };
 
+bool isMatmulOperand(const std::string& p) {
+  auto ends = [&](const char* s) {
+    const std::string e(s);
+    return p.size() > e.size() && p.compare(p.size() - e.size(), e.size(), e) == 0;
+  };
+  return ends(".attn.q") || ends(".attn.k") || ends(".attn.v");
+}
+
 Captured capture(const ModelImpl& model, const torch::Tensor& inputs) {
-  std::map<std::string, std::vector<torch::Tensor>> li, sm;
+  std::map<std::string, std::vector<torch::Tensor>> li, sm, op;
   TapObserver obs = [&](const std::string& p, TapKind k, const torch::Tensor& x) {
     if (k == TapKind::LayerInput) li[p].push_back(x.reshape({-1, x.size(-1)}).to(torch::kFloat).clone());
     if (k == TapKind::Softmax) sm[p].push_back(x.reshape({-1, x.size(-1)}).to(torch::kFloat).clone());
+    if (k == TapKind::LayerOutput && isMatmulOperand(p)) op[p].push_back(x.reshape({-1}).to(torch::kFloat).clone());
     return x;
   };
   {
@@ -242,6 +251,7 @@ Captured capture(const ModelImpl& model, const torch::Tensor& inputs) {
   Captured c;
   for (auto& [k, v] : li) c.layerInputs[k] = torch::cat(v, 0);
   for (auto& [k, v] : sm) c.softmax[k] = torch::cat(v, 0);
+  for (auto& [k, v] : op) c.operands[k] = torch::cat(v, 0);
   return c;
 }
 
@@ -261,7 +271,7 @@ UniformQuantizer channelQuantizer(const torch::Tensor& x2, int bits, RangeSearch
 
 }  // namespace
 
-PtqOutcome runPtq(const ModelImpl& model, const torch::Tensor& inputs, const PtqConfig& cfg) {
+PtqOutcome runPtq(const ModelImpl& model, const torch::Tensor& inputs, const PtqConfig& cfg, JobContext* job) {
   PtqOutcome out;
   out.variant = model.clone();
   auto* vit = dynamic_cast<VitModel*>(out.variant.get());
@@ -285,6 +295,12 @@ PtqOutcome runPtq(const ModelImpl& model, const torch::Tensor& inputs, const Ptq
           continue;
         }
         auto pc = channelQuantizer(X, cfg.abits, cfg.aSearch, cfg.percentile);
+        if (cfg.clipIters > 0) {  // RepQuant: learned dual clipping before the fold
+          auto dc = learnDualClipping(X, vit->param(consumer + ".weight"), pc, cfg.clipIters, cfg.clipLr);
+          auto actMse = [&](const UniformQuantizer& q) { return (X - fakeQuant(X, q)).pow(2).mean().item<double>(); };
+          out.clips.push_back({consumer, dc.lossBefore, dc.lossAfter, actMse(pc), actMse(dc.q)});
+          pc = dc.q;
+        }
         if (cfg.fold == Fold::PerChannelNoFold) {
           out.inputQuantizers[consumer] = pc;
         } else {
@@ -324,11 +340,28 @@ PtqOutcome runPtq(const ModelImpl& model, const torch::Tensor& inputs, const Ptq
       if (cfg.softmax == SM::Uniform) {
         auto q = searchUniform(A, cfg.abits, false, -1, cfg.aSearch, cfg.percentile);
         out.variant->inputTransforms[point] = actTransform(q);
+      } else if (cfg.softmax == SM::LogSqrt2 && cfg.log2Split) {
+        // Calibrated as log-sqrt2, executed in its log2 form: shift ceil(q/2), parity q mod 2.
+        auto lq = searchLog(A, cfg.abits, true);
+        out.variant->inputTransforms[point] = [lq](const torch::Tensor& x) {
+          const double levels = double(int64_t(1) << lq.bits);
+          auto r = torch::round(logIndex(x, lq));
+          auto under = r >= levels;
+          auto idx = torch::clamp(torch::where(under, torch::zeros_like(r), r), 0.0, levels - 1);
+          auto v = log2SplitValue(splitLogSqrt2(idx), lq.delta);
+          return torch::where(under, torch::zeros_like(v), v).to(x.scalar_type());
+        };
       } else {
         auto lq = searchLog(A, cfg.abits, cfg.softmax == SM::LogSqrt2);
         out.variant->inputTransforms[point] = [lq](const torch::Tensor& x) { return fakeQuantLog(x, lq); };
       }
     }
+    if (cfg.quantMatmulOperands)
+      for (auto& [point, X] : cap.operands) {
+        auto q = searchUniform(X, cfg.abits, false, -1, cfg.aSearch, cfg.percentile);
+        out.operandQuantizers[point] = q;
+        out.variant->inputTransforms[point] = actTransform(q);
+      }
   }
 
   // Weights: per output channel, searched on the (folded) FP weights.
@@ -343,6 +376,7 @@ PtqOutcome runPtq(const ModelImpl& model, const torch::Tensor& inputs, const Ptq
       out.weightQuantizers[name] = q;
       out.fpWeights[name] = ref;
     }
+    if (cfg.reconstruct) reconstructLayers(out, inputs, cfg.recon, job);
   }
   return out;
 }

@@ -188,7 +188,17 @@ torch::Tensor VitModel::tokens(const torch::Tensor& images, const ForwardCtx& ct
     const std::string b = "blocks." + std::to_string(i);
     auto h = ln(b + ".norm1", x);
     auto qkv = linear(b + ".attn.qkv", h).reshape({B, N, 3, H, hd}).permute({2, 0, 3, 1, 4});
-    auto q = qkv[0], k = qkv[1], v = qkv[2];
+    // The attention matmul operands (Q and K of Q*K^T, V of A*V) as taps of kind
+    // LayerOutput, "blocks.N.attn.{q,k,v}" ([B, heads, tokens, head dim]); a variant
+    // may carry a transform (e.g. activation fake-quant) for each, keyed by the point.
+    auto operand = [&](const std::string& point, torch::Tensor t) {
+      if (ctx.inputTransforms) {
+        auto it = ctx.inputTransforms->find(point);
+        if (it != ctx.inputTransforms->end()) t = it->second(t);
+      }
+      return ctx.tap(point, TapKind::LayerOutput, t);
+    };
+    auto q = operand(b + ".attn.q", qkv[0]), k = operand(b + ".attn.k", qkv[1]), v = operand(b + ".attn.v", qkv[2]);
     auto attn = torch::softmax(torch::matmul(q, k.transpose(-2, -1)) * scale, -1);
     // A variant may carry a transform for the softmax output (e.g. log-sqrt2 fake-quant),
     // keyed by the point name in inputTransforms (point names never clash with layers).

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "compression/torch/quantizer.h"
+#include "compression/torch/reconstruct.h"
 #include "engine/torch/vit.h"
 
 namespace cs::detail {
@@ -99,6 +100,19 @@ struct PtqConfig {
   enum class Fold { None, Smooth, RepQ, PerChannelNoFold } fold = Fold::None;
   double alpha = 0.5;             // SmoothQuant migration strength
   bool roundZero = false;         // RepQ: integer target zero point
+  // Q and K (of Q*K^T) and V (of A*V), the ViT taps blocks.N.attn.{q,k,v}: uniform per
+  // tensor at abits, same range search as the other activations.
+  bool quantMatmulOperands = true;
+  // LogSqrt2 softmax deployed as log2 with the parity split (repquant.md §2.3): the
+  // variant computes delta * 2^-ceil(q/2) * sqrt2^(q mod 2); the same values.
+  bool log2Split = false;
+  // RepQuant (repquant.md §2.4): learned per-channel dual clipping of the post-LN
+  // quantizers before the fold (0 steps = off), lr relative to the mean channel range.
+  int clipIters = 0;
+  double clipLr = 0.01;
+  // RepQuant: layer-wise AdaRound weight reconstruction (+ activation step) after the fold.
+  bool reconstruct = false;
+  ReconConfig recon;
 };
 struct PtqOutcome {
   std::shared_ptr<ModelImpl> variant;
@@ -106,9 +120,41 @@ struct PtqOutcome {
   std::map<std::string, UniformQuantizer> inputQuantizers;   // per layer (per tensor, or per channel if not folded)
   std::map<std::string, UniformQuantizer> weightQuantizers;  // per layer
   std::map<std::string, torch::Tensor> fpWeights;            // folded FP weights before fake-quant
+  std::map<std::string, UniformQuantizer> operandQuantizers; // blocks.N.attn.{q,k,v}
+  struct Clip {  // learned dual clipping of one fold (consumer-output MSE before/after)
+    std::string consumer;
+    double lossBefore = 0, lossAfter = 0, actMseBefore = 0, actMseAfter = 0;
+  };
+  std::vector<Clip> clips;
+  struct LayerRecon {  // weight reconstruction of one layer
+    std::string layer;
+    double mseNearest = 0, mseFinal = 0, binaryFraction = 0, flipFraction = 0;
+    bool kept = true;
+  };
+  std::vector<LayerRecon> recon;
 };
 // Builds a fake-quantized variant of `model` (must be a VitModel for folds; any tap
-// model otherwise) from calibration `inputs`. Never edits `model`.
-PtqOutcome runPtq(const ModelImpl& model, const torch::Tensor& inputs, const PtqConfig& cfg);
+// model otherwise) from calibration `inputs`. Never edits `model`. `job` (optional)
+// gets progress and is checked for cancel during reconstruction (throws ReconCancelled).
+PtqOutcome runPtq(const ModelImpl& model, const torch::Tensor& inputs, const PtqConfig& cfg,
+                  JobContext* job = nullptr);
+
+// ---- RepQuant building blocks (compression/src/quantizers_repquant.cpp) ----------
+// Learned per-channel dual clipping of a norm output X [rows, C] read by a linear layer
+// with weight W [out, C]: bounds (lo_c, hi_c) start from the per-channel quantizer
+// `init` and are trained with Adam through dualClipFakeQuant to minimize the MSE of the
+// consumer's output (Q(X) W^T vs X W^T, FP weights); 0 stays inside [lo, hi]. Returns
+// the best per-channel quantizer found (axis -1) and the losses before and after.
+struct DualClipping {
+  UniformQuantizer q;
+  double lossBefore = 0, lossAfter = 0;
+};
+DualClipping learnDualClipping(const torch::Tensor& X, const torch::Tensor& W, const UniformQuantizer& init,
+                               int iters, double lr);
+// Layer-wise weight reconstruction of a runPtq outcome, in execution order: each
+// quantizable layer's rounding (and input step) is learned on the inputs the partially
+// quantized variant feeds it, against the folded FP model's outputs. Edits out.variant,
+// out.inputQuantizers, and appends to out.recon.
+void reconstructLayers(PtqOutcome& out, const torch::Tensor& inputs, const ReconConfig& cfg, JobContext* job);
 
 }  // namespace cs::detail
