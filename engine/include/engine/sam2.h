@@ -60,9 +60,43 @@ struct Sam2ObjectMask {
   std::vector<uint8_t> binary() const;  // logits > 0 as 0/1
 };
 
+// Efficient-SAM2 (arXiv 2602.08224) switches of a session. SWR: background windows of the
+// stride-16 Hiera stage skip the routed blocks through a shortcut adapter; SMR: older memory
+// frames keep only their most attended tokens. Both off = the plain SAM 2.1 model.
+struct Sam2Efficiency {
+  bool swr = false;
+  int dilate = 5;            // max-pool kernel on the previous low-res masks
+  double theta = 0.7;        // cumulative decoder-attention mass for saliency windows
+  double objTheta = 5.0;     // add saliency windows when an object score logit is below this
+  std::string adapterPath;   // SWR shortcut adapter (safetensors); empty = identity shortcut
+  bool smr = false;
+  double keepRatio = 0.05;   // fraction of tokens kept per pruned memory frame
+  bool forceFull = false;    // every frame through the full encoder, dense memory
+};
+
+// Kept memory tokens of one memory frame for one object, as a heat map at feature resolution:
+// per token, the fraction of memory-attention layers that keep it (1 = kept everywhere).
+struct Sam2MemoryKeep {
+  int objId = 0, memFrame = 0;
+  int width = 0, height = 0;
+  std::vector<float> kept;
+};
+
+// Per-frame routing and timing statistics.
+struct Sam2FrameStats {
+  bool fullPass = true;              // the encoder ran on every window
+  int gridW = 0, gridH = 0;          // SWR window grid (0 when SWR is off)
+  std::vector<uint8_t> selected;     // gridH*gridW, row-major, 1 = through the routed blocks
+  double windowsRouted = 1.0;        // fraction of windows through the routed blocks
+  double encoderMs = 0, memAttnMs = 0, frameMs = 0;
+  int64_t memTokens = 0, memTokensKept = 0;  // spatial memory tokens over layers and objects
+  std::vector<Sam2MemoryKeep> memory;        // pruned memory frames used on this frame
+};
+
 struct Sam2FrameResult {
   int frame = 0;
   std::vector<Sam2ObjectMask> objects;  // ordered by objId
+  Sam2FrameStats stats;
 };
 
 class Sam2VideoSession {
@@ -97,6 +131,13 @@ class Sam2VideoSession {
                    int maxFrames = -1);
   // Forgets every prompt and tracked output (frames stay open).
   void reset();
+
+  // Efficient-SAM2 options (takes effect on the next frame; loads the adapter, errors name
+  // the file). The first frame and the frame after a reset always take the full pass.
+  Status setEfficiency(const Sam2Efficiency& e);
+  const Sam2Efficiency& efficiency() const;
+  // The next encoded frame takes the full pass (e.g. after a scene cut).
+  void forceFullNextFrame();
 
   struct Impl;
 

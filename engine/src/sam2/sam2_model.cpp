@@ -43,10 +43,12 @@ Tensor windowUnpartition(const Tensor& win, int64_t ws, std::pair<int64_t, int64
   return x;
 }
 
-Tensor sdpa(const Tensor& q, const Tensor& k, const Tensor& v) {  // [B,h,L,d]
+Tensor sdpa(const Tensor& q, const Tensor& k, const Tensor& v, Tensor* probs = nullptr) {  // [B,h,L,d]
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
   auto a = torch::matmul(q, k.transpose(-2, -1)) * scale;
-  return torch::matmul(torch::softmax(a, -1), v);
+  auto p = torch::softmax(a, -1);
+  if (probs) *probs = p;
+  return torch::matmul(p, v);
 }
 
 // compute_axial_cis as (cos, sin), each [end_x*end_y, dim/2]
@@ -177,7 +179,22 @@ Tensor Sam2Model::hieraBlock(const Tensor& xin, int i) const {
   return x;
 }
 
-std::vector<Tensor> Sam2Model::trunk(const Tensor& img) const {
+Tensor Sam2Model::hieraBlockTokens(const Tensor& xin, int i, const Tensor& valid) const {
+  const std::string p = "image_encoder.trunk.blocks." + std::to_string(i) + ".";
+  const int64_t heads = blockHeads_[i];
+  const int64_t N = xin.size(0), L = xin.size(1);
+  Tensor x = layerNorm(xin, p + "norm1", 1e-6);
+  if (valid.defined()) x = x * valid.unsqueeze(-1).to(x.dtype());  // padding is zero after norm1
+  auto qkv = linear(x, p + "attn.qkv").reshape({N, L, 3, heads, -1});
+  auto q = qkv.select(2, 0), k = qkv.select(2, 1), v = qkv.select(2, 2);
+  auto o = sdpa(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2));
+  o = o.transpose(1, 2).reshape({N, L, -1});
+  x = xin + linear(o, p + "attn.proj");
+  return x + mlp(layerNorm(x, p + "norm2", 1e-6), p + "mlp", 2, true);
+}
+
+std::vector<Tensor> Sam2Model::trunk(const Tensor& img, const SwrPlan* plan) const {
+  if (plan) return trunkRouted(img, *plan);
   const std::string t = "image_encoder.trunk.";
   auto x = torch::conv2d(img, w(t + "patch_embed.proj.weight"), w(t + "patch_embed.proj.bias"), {4, 4}, {3, 3});
   x = x.permute({0, 2, 3, 1});
@@ -214,9 +231,70 @@ Tensor Sam2Model::sinePE(int64_t channels, int64_t h, int64_t w, int64_t batch) 
   return torch::cat({py, px}, 3).permute({0, 3, 1, 2}).contiguous();
 }
 
-ImageFeatures Sam2Model::forwardImage(const Tensor& img) const {
+std::vector<Tensor> Sam2Model::trunkRouted(const Tensor& img, const SwrPlan& plan) const {
+  const auto g = swrGeometry(cfg_);
+  if (img.size(0) != 1) throw EngineError(Error::badArgument("SWR routes one frame at a time (batch 1)"));
+  const std::string t = "image_encoder.trunk.";
+  auto x = torch::conv2d(img, w(t + "patch_embed.proj.weight"), w(t + "patch_embed.proj.bias"), {4, 4}, {3, 3});
+  x = x.permute({0, 2, 3, 1});
+  const int64_t h = x.size(1), ww = x.size(2);
+  auto pe = F::interpolate(w(t + "pos_embed"),
+                           F::InterpolateFuncOptions().size(std::vector<int64_t>{h, ww}).mode(torch::kBicubic).align_corners(false));
+  const auto& win = w(t + "pos_embed_window");
+  pe = pe + win.tile({1, 1, h / win.size(2), ww / win.size(3)});
+  x = x + pe.permute({0, 2, 3, 1});
+  auto ends = cfg_.stageEnds();
+  auto isEnd = [&](int i) { return std::find(ends.begin(), ends.end(), i) != ends.end(); };
+  std::vector<Tensor> outs;
+  for (int i = 0; i < g.routeBlock; ++i) {
+    x = hieraBlock(x, i);
+    if (isEnd(i)) outs.push_back(x.permute({0, 3, 1, 2}).contiguous());
+  }
+  // routing block: partition, split selected / background (frozen at this input)
+  const int64_t ws = g.window, C = x.size(3), L = ws * ws, nW = g.numWindows();
+  auto [xw, padHW] = windowPartition(x, ws);
+  xw = xw.reshape({nW, L, C});
+  auto ones = torch::ones({1, x.size(1), x.size(2), 1}, x.options());
+  auto valid = windowPartition(ones, ws).first.reshape({nW, L});
+  Tensor sel = plan.selected.to(torch::kInt64).flatten();
+  Tensor xs = xw.index_select(0, sel), vs = valid.index_select(0, sel);
+  const int64_t nS = sel.numel();
+  std::set<int> mids(g.midGlobals.begin(), g.midGlobals.end());
+  if (nS > 0) {
+    auto idx = torch::nonzero(vs.reshape({-1}) > 0.5).flatten();  // real tokens of the selected windows
+    for (int i = g.routeBlock; i < g.finalGlobal; ++i) {
+      if (mids.count(i)) {
+        auto flat = xs.reshape({nS * L, C});
+        auto tok = hieraBlockTokens(flat.index_select(0, idx).unsqueeze(0), i, Tensor()).squeeze(0);
+        xs = flat.index_copy(0, idx, tok).view({nS, L, C});
+      } else {
+        xs = hieraBlockTokens(xs, i, vs);
+      }
+    }
+  }
+  // final global block: background through the shortcut, selected windows written back
+  auto isSel = torch::zeros({nW}, torch::kBool);
+  if (nS > 0) isSel.index_fill_(0, sel, true);
+  auto bgIdx = torch::nonzero(~isSel).flatten();
+  Tensor y = xw;
+  if (bgIdx.numel() > 0 && plan.adapter && plan.adapter->defined())
+    y = y.index_copy(0, bgIdx, plan.adapter->forward(xw.index_select(0, bgIdx), plan.dropout, plan.dropout > 0));
+  if (nS > 0) y = y.index_copy(0, sel, xs);
+  x = windowUnpartition(y.view({nW, ws, ws, C}), ws, padHW, x.size(1), x.size(2));
+  for (int i = g.finalGlobal; i < cfg_.depth(); ++i) {
+    x = hieraBlock(x, i);
+    if (isEnd(i)) outs.push_back(x.permute({0, 3, 1, 2}).contiguous());
+  }
+  return outs;
+}
+
+ImageFeatures Sam2Model::forwardImage(const Tensor& img, const SwrPlan* plan) const {
+  return neck(trunk(img, plan));
+}
+
+ImageFeatures Sam2Model::neck(std::vector<Tensor> trunkOuts) const {
   ImageFeatures f;
-  f.trunk = trunk(img);
+  f.trunk = std::move(trunkOuts);
   const auto& xs = f.trunk;
   const int n = 3;
   std::vector<Tensor> out(4), pos(4);
@@ -245,12 +323,12 @@ ImageFeatures Sam2Model::forwardImage(const Tensor& img) const {
 // ---------------------------------------------------------------- SAM heads
 
 Tensor Sam2Model::attention(const Tensor& q0, const Tensor& k0, const Tensor& v0, const std::string& p,
-                            int heads) const {
+                            int heads, Tensor* probs) const {
   auto q = linear(q0, p + ".q_proj"), k = linear(k0, p + ".k_proj"), v = linear(v0, p + ".v_proj");
   auto sep = [heads](const Tensor& x) {
     return x.reshape({x.size(0), x.size(1), heads, x.size(2) / heads}).transpose(1, 2);
   };
-  auto o = sdpa(sep(q), sep(k), sep(v));
+  auto o = sdpa(sep(q), sep(k), sep(v), probs);
   o = o.transpose(1, 2);
   o = o.reshape({o.size(0), o.size(1), -1});
   return linear(o, p + ".out_proj");
@@ -318,6 +396,13 @@ SamHeadsOut Sam2Model::forwardSamHeads(const Tensor& feat, const Tensor& coordsI
   auto queries = tokens;
   const auto& qpe = tokens;
   const int H8 = Sam2Config::kDecoderHeads;
+  // Efficient-SAM2 saliency: token->image attention averaged over heads and the first 7
+  // query tokens, then over the two layers and the final attention.
+  Tensor attnSum;
+  auto addAttn = [&](const Tensor& pr) {  // [B,heads,Nq,HW]
+    auto a = pr.mean(1).slice(1, 0, std::min<int64_t>(7, pr.size(2))).mean(1);
+    attnSum = attnSum.defined() ? attnSum + a : a;
+  };
   for (int l = 0; l < 2; ++l) {
     const std::string p = md + "transformer.layers." + std::to_string(l) + ".";
     if (l == 0) {
@@ -329,7 +414,9 @@ SamHeadsOut Sam2Model::forwardSamHeads(const Tensor& feat, const Tensor& coordsI
     queries = layerNorm(queries, p + "norm1", 1e-5);
     auto q = queries + qpe;
     auto k = keys + keyPe;
-    queries = queries + attention(q, k, keys, p + "cross_attn_token_to_image", H8);
+    Tensor pr;
+    queries = queries + attention(q, k, keys, p + "cross_attn_token_to_image", H8, &pr);
+    addAttn(pr);
     queries = layerNorm(queries, p + "norm2", 1e-5);
     queries = queries + mlp(queries, p + "mlp", 2, false);
     queries = layerNorm(queries, p + "norm3", 1e-5);
@@ -341,7 +428,9 @@ SamHeadsOut Sam2Model::forwardSamHeads(const Tensor& feat, const Tensor& coordsI
   {
     auto q = queries + qpe;
     auto k = keys + keyPe;
-    queries = queries + attention(q, k, keys, md + "transformer.final_attn_token_to_image", H8);
+    Tensor pr;
+    queries = queries + attention(q, k, keys, md + "transformer.final_attn_token_to_image", H8, &pr);
+    addAttn(pr);
     queries = layerNorm(queries, md + "transformer.norm_final_attn", 1e-5);
   }
   auto hs = queries;
@@ -384,6 +473,7 @@ SamHeadsOut Sam2Model::forwardSamHeads(const Tensor& feat, const Tensor& coordsI
     samTokens = maskTokensOut.slice(1, 0, 1);
   }
   SamHeadsOut o;
+  o.decAttn = (attnSum / 3.0).view({B, h, ww});
   auto appearing = objScore > 0;  // [B,1]
   lowMulti = torch::where(appearing.view({B, 1, 1, 1}), lowMulti, torch::full_like(lowMulti, kNoObjScore));
   o.lowResMulti = lowMulti.to(torch::kFloat32);
@@ -461,8 +551,18 @@ std::pair<Tensor, Tensor> Sam2Model::memoryEncoder(const Tensor& pixFeat, const 
   return {x, pos};
 }
 
-Tensor Sam2Model::ropeAttention(const Tensor& q0, const Tensor& k0, const Tensor& v0, const std::string& p,
-                                int64_t numKExcludeRope, bool repeatK) const {
+Tensor Sam2Model::ropeAttention(const Tensor& q0, const Tensor& k0In, const Tensor& v0In, const std::string& p,
+                                int64_t numKExcludeRope, bool repeatK, const Tensor& keep, int64_t measureStart,
+                                int64_t measureLen, Tensor* importance) const {
+  Tensor k0 = k0In, v0 = v0In;
+  const int64_t LkFull = k0In.size(1);
+  const int64_t nRopeFull = LkFull - numKExcludeRope;
+  if (keep.defined()) {  // SMR: gather the kept spatial keys/values (and, below, their RoPE rows)
+    auto idx = torch::cat({keep, torch::arange(nRopeFull, LkFull, torch::kInt64)});
+    k0 = k0In.index_select(1, idx);
+    v0 = v0In.index_select(1, idx);
+    if (measureStart >= 0) measureStart = (keep < measureStart).sum().item<int64_t>();
+  }
   auto q = linear(q0, p + ".q_proj"), k = linear(k0, p + ".k_proj"), v = linear(v0, p + ".v_proj");
   // one head (every official memory attention uses num_heads 1)
   q = q.unsqueeze(1);
@@ -475,17 +575,32 @@ Tensor Sam2Model::ropeAttention(const Tensor& q0, const Tensor& k0, const Tensor
   const int64_t nRope = Lk - numKExcludeRope;
   if (nRope > 0) {
     if (!repeatK && nRope != Lq) throw EngineError(Error::failed("SAM 2.1 RoPE: key length differs from query length"));
-    const int64_t r = nRope / Lq;
-    if (r * Lq != nRope) throw EngineError(Error::failed("SAM 2.1 RoPE: memory length is not a multiple of the frame"));
-    auto kr = applyRope(k.slice(2, 0, nRope), cs.repeat({r, 1}), sn.repeat({r, 1}));
+    const int64_t r = nRopeFull / Lq;
+    if (r * Lq != nRopeFull)
+      throw EngineError(Error::failed("SAM 2.1 RoPE: memory length is not a multiple of the frame"));
+    auto kc = cs.repeat({r, 1}), ks = sn.repeat({r, 1});
+    if (keep.defined()) {  // pruned keys keep their original 2-D positions
+      kc = kc.index_select(0, keep);
+      ks = ks.index_select(0, keep);
+    }
+    auto kr = applyRope(k.slice(2, 0, nRope), kc, ks);
     k = numKExcludeRope > 0 ? torch::cat({kr, k.slice(2, nRope, Lk)}, 2) : kr;
   }
-  auto o = sdpa(q, k, v).squeeze(1);
+  Tensor o;
+  if (importance && measureStart >= 0 && measureLen > 0) {
+    // first recollection: softmax over the measured frame's keys only, mean over queries
+    const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
+    auto logits = torch::matmul(q, k.transpose(-2, -1)) * scale;  // [B,1,Lq,Lk]
+    *importance = torch::softmax(logits.slice(-1, measureStart, measureStart + measureLen), -1).mean({0, 1, 2});
+    o = torch::matmul(torch::softmax(logits, -1), v).squeeze(1);
+  } else {
+    o = sdpa(q, k, v).squeeze(1);
+  }
   return linear(o, p + ".out_proj");
 }
 
 Tensor Sam2Model::memoryAttention(const Tensor& curr, const Tensor& memory, const Tensor& currPos,
-                                  const Tensor& memoryPos, int64_t numObjPtrTokens) const {
+                                  const Tensor& memoryPos, int64_t numObjPtrTokens, const SmrPlan* smr) const {
   auto out = curr + 0.1 * currPos;
   out = out.transpose(0, 1);
   auto mem = memory.transpose(0, 1);
@@ -496,7 +611,15 @@ Tensor Sam2Model::memoryAttention(const Tensor& curr, const Tensor& memory, cons
     auto t2 = layerNorm(out, p + "norm1", 1e-5);
     out = out + ropeAttention(t2, t2, t2, p + "self_attn", 0, false);
     t2 = layerNorm(out, p + "norm2", 1e-5);
-    out = out + ropeAttention(t2, memK, mem, p + "cross_attn_image", numObjPtrTokens, true);
+    if (smr) {
+      Tensor keep = static_cast<size_t>(l) < smr->keep.size() ? smr->keep[l] : Tensor();
+      Tensor imp;
+      out = out + ropeAttention(t2, memK, mem, p + "cross_attn_image", numObjPtrTokens, true, keep, smr->newestStart,
+                                smr->newestLen, smr->importance ? &imp : nullptr);
+      if (smr->importance) smr->importance->push_back(imp);
+    } else {
+      out = out + ropeAttention(t2, memK, mem, p + "cross_attn_image", numObjPtrTokens, true);
+    }
     t2 = layerNorm(out, p + "norm3", 1e-5);
     out = out + linear(torch::relu(linear(t2, p + "linear1")), p + "linear2");
   }

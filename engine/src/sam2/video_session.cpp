@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cctype>
 #include <filesystem>
 #include <map>
@@ -19,6 +20,55 @@ namespace fs = std::filesystem;
 namespace F = torch::nn::functional;
 using namespace detail::sam2;
 
+namespace {
+torch::Tensor toModelImage(const cv::Mat& bgr, int S) {
+  cv::Mat rgb, sized;
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  const bool shrink = rgb.cols > S || rgb.rows > S;
+  cv::resize(rgb, sized, cv::Size(S, S), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_CUBIC);
+  auto t = torch::from_blob(sized.data, {S, S, 3}, torch::kUInt8).clone();
+  auto x = t.permute({2, 0, 1}).to(torch::kFloat32).div(255.0);
+  auto mean = torch::tensor({0.485f, 0.456f, 0.406f}).view({3, 1, 1});
+  auto stdv = torch::tensor({0.229f, 0.224f, 0.225f}).view({3, 1, 1});
+  return ((x - mean) / stdv).unsqueeze(0);
+}
+
+std::vector<fs::path> framePaths(const std::string& folder) {
+  std::vector<fs::path> paths;
+  for (const auto& e : fs::directory_iterator(folder)) {
+    auto ext = e.path().extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (ext == ".jpg" || ext == ".jpeg" || ext == ".png") paths.push_back(e.path());
+  }
+  const bool numeric = std::all_of(paths.begin(), paths.end(), [](const fs::path& p) {
+    auto s = p.stem().string();
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
+  });
+  std::sort(paths.begin(), paths.end(), [numeric](const fs::path& a, const fs::path& b) {
+    if (numeric) return std::stoll(a.stem().string()) < std::stoll(b.stem().string());
+    return a.filename().string() < b.filename().string();
+  });
+  return paths;
+}
+}  // namespace
+
+namespace detail::sam2 {
+std::vector<std::string> listFrameFiles(const std::string& folder) {
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec)) throw EngineError(Error::notFound(folder + ": not a folder of frames"));
+  std::vector<std::string> out;
+  for (auto& p : framePaths(folder)) out.push_back(p.string());
+  if (out.empty()) throw EngineError(Error::badFile(folder, "no .jpg/.jpeg/.png frames"));
+  return out;
+}
+
+torch::Tensor loadFrameImage(const std::string& file, int imageSize) {
+  cv::Mat bgr = cv::imread(file, cv::IMREAD_COLOR);
+  if (bgr.empty()) throw EngineError(Error::badFile(file, "cannot decode the frame"));
+  return toModelImage(bgr, imageSize);
+}
+}  // namespace detail::sam2
+
 struct Sam2VideoSession::Impl {
   std::shared_ptr<const Sam2> model;
   std::vector<std::string> files;  // a folder of frames, or
@@ -29,6 +79,12 @@ struct Sam2VideoSession::Impl {
   std::map<int, ImageFeatures> cache;  // at most a few frames
   std::map<int, Sam2ObjectTrack> objs;
   std::map<int, std::map<int, bool>> tracked;  // obj -> frame -> reverse
+  // Efficient-SAM2 state (per video)
+  Sam2Efficiency eff;
+  SwrAdapter adapter;
+  std::vector<RouterObject> router;  // previous frame's outputs of every object (empty: full pass)
+  bool fullNext = true;
+  Sam2FrameStats lastEnc;            // routing of the last encoded frame
 
   const Sam2Model& m() const { return model->impl(); }
 
@@ -51,25 +107,41 @@ struct Sam2VideoSession::Impl {
     return bgr;
   }
 
-  torch::Tensor loadImage(int frame) {
-    cv::Mat bgr = decode(frame);
-    cv::Mat rgb, sized;
-    cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
-    const int S = m().config().imageSize;
-    const bool shrink = rgb.cols > S || rgb.rows > S;
-    cv::resize(rgb, sized, cv::Size(S, S), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_CUBIC);
-    auto t = torch::from_blob(sized.data, {S, S, 3}, torch::kUInt8).clone();
-    auto x = t.permute({2, 0, 1}).to(torch::kFloat32).div(255.0);
-    auto mean = torch::tensor({0.485f, 0.456f, 0.406f}).view({3, 1, 1});
-    auto stdv = torch::tensor({0.229f, 0.224f, 0.225f}).view({3, 1, 1});
-    return ((x - mean) / stdv).unsqueeze(0);
-  }
+  torch::Tensor loadImage(int frame) { return toModelImage(decode(frame), m().config().imageSize); }
 
+  // Encodes a frame (cached). With SWR on, windows come from the previous frame's outputs.
   const ImageFeatures& features(int frame) {
     auto it = cache.find(frame);
     if (it != cache.end()) return it->second;
     while (cache.size() >= 2) cache.erase(cache.begin());
-    return cache.emplace(frame, m().forwardImage(loadImage(frame))).first->second;
+    auto img = loadImage(frame);
+    Sam2FrameStats st;
+    const auto t0 = std::chrono::steady_clock::now();
+    ImageFeatures f;
+    if (eff.swr && !eff.forceFull && !fullNext && !router.empty()) {
+      const auto g = swrGeometry(m().config());
+      auto sel = selectWindows(g, router, SwrOptions{eff.dilate, eff.theta, eff.objTheta});
+      SwrPlan plan{torch::nonzero(sel).flatten(), adapter.defined() ? &adapter : nullptr};
+      f = m().forwardImage(img, &plan);
+      st.fullPass = sel.all().item<bool>();
+      st.gridW = g.gridW;
+      st.gridH = g.gridH;
+      auto s8 = sel.to(torch::kUInt8).contiguous();
+      st.selected.assign(s8.data_ptr<uint8_t>(), s8.data_ptr<uint8_t>() + s8.numel());
+      st.windowsRouted = sel.to(torch::kFloat32).mean().item<double>();
+    } else {
+      f = m().forwardImage(img);
+      if (eff.swr) {
+        const auto g = swrGeometry(m().config());
+        st.gridW = g.gridW;
+        st.gridH = g.gridH;
+        st.selected.assign(static_cast<size_t>(g.numWindows()), 1);
+      }
+    }
+    fullNext = false;
+    st.encoderMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    lastEnc = st;
+    return cache.emplace(frame, std::move(f)).first->second;
   }
 
   Sam2ObjectMask toMask(int objId, const FrameOutput& out) const {
@@ -119,6 +191,11 @@ struct Sam2VideoSession::Impl {
     out.pixFeatWithMem = torch::Tensor();
     track.nonCond.erase(frame);
     track.cond[frame] = out;
+    router.clear();  // the next frame routes from this prompt's masks
+    for (auto& [id, tr] : objs) {
+      auto c = tr.cond.find(frame);
+      if (c != tr.cond.end()) router.push_back({c->second.multimasks, c->second.objScore, c->second.decAttn});
+    }
     return toMask(objId, out);
   }
 };
@@ -137,21 +214,8 @@ Result<std::unique_ptr<Sam2VideoSession>> Sam2VideoSession::openFolder(std::shar
     if (!fs::is_directory(folder, ec)) return Error::notFound(folder + ": not a folder of frames");
     auto impl = std::make_unique<Impl>();
     impl->model = std::move(model);
-    std::vector<fs::path> paths;
-    for (const auto& e : fs::directory_iterator(folder)) {
-      auto ext = e.path().extension().string();
-      std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-      if (ext == ".jpg" || ext == ".jpeg" || ext == ".png") paths.push_back(e.path());
-    }
+    auto paths = framePaths(folder);
     if (paths.empty()) return Error::badFile(folder, "no .jpg/.jpeg/.png frames");
-    const bool numeric = std::all_of(paths.begin(), paths.end(), [](const fs::path& p) {
-      auto s = p.stem().string();
-      return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
-    });
-    std::sort(paths.begin(), paths.end(), [numeric](const fs::path& a, const fs::path& b) {
-      if (numeric) return std::stoll(a.stem().string()) < std::stoll(b.stem().string());
-      return a.filename().string() < b.filename().string();
-    });
     for (auto& p : paths) impl->files.push_back(p.string());
     cv::Mat first = cv::imread(impl->files[0], cv::IMREAD_COLOR);
     if (first.empty()) return Error::badFile(impl->files[0], "cannot decode the frame");
@@ -274,14 +338,46 @@ Status Sam2VideoSession::propagate(JobContext& job, const FrameCallback& onFrame
       const int t = startFrame + k * step;
       Sam2FrameResult res;
       res.frame = t;
+      const auto f0 = std::chrono::steady_clock::now();
+      std::vector<RouterObject> nextRouter;
+      bool encoded = false;
+      StepStats ss;
+      SmrOptions smrOpt{I.eff.keepRatio};
+      const bool smrOn = I.eff.smr && !I.eff.forceFull;
       for (auto& [id, track] : I.objs) {
         auto c = track.cond.find(t);
         if (c != track.cond.end()) {
           res.objects.push_back(I.toMask(id, c->second));
+          nextRouter.push_back({c->second.multimasks, c->second.objScore, c->second.decAttn});
           continue;
         }
-        auto out = trackStep(I.m(), I.features(t), t, false, nullptr, torch::Tensor(), track, N, reverse, true);
+        const auto& feats = I.features(t);
+        encoded = true;
+        const size_t nPruned = ss.prunedFrames.size();
+        auto out = trackStep(I.m(), feats, t, false, nullptr, torch::Tensor(), track, N, reverse, true,
+                             torch::Tensor(), smrOn ? &smrOpt : nullptr, &ss);
+        if (ss.newestFrame >= 0) {  // SMR: the newest memory frame's masks, measured once, reused
+          auto nt = track.nonCond.find(ss.newestFrame);
+          if (nt != track.nonCond.end()) nt->second.smrKeep = ss.newestKeep;
+          ss.newestFrame = -1;
+        }
+        for (size_t q = nPruned; q < ss.prunedFrames.size(); ++q) {
+          auto nt = track.nonCond.find(ss.prunedFrames[q].first);
+          if (nt == track.nonCond.end() || nt->second.smrKeep.empty()) continue;
+          const auto& hw = nt->second.maskmemFeatures;
+          Sam2MemoryKeep mk;
+          mk.objId = id;
+          mk.memFrame = nt->first;
+          mk.height = static_cast<int>(hw.size(2));
+          mk.width = static_cast<int>(hw.size(3));
+          auto cnt = torch::zeros({hw.size(2) * hw.size(3)});
+          for (const auto& k : nt->second.smrKeep) cnt.index_add_(0, k, torch::ones({k.numel()}));
+          cnt = (cnt / static_cast<double>(nt->second.smrKeep.size())).contiguous();
+          mk.kept.assign(cnt.data_ptr<float>(), cnt.data_ptr<float>() + cnt.numel());
+          res.stats.memory.push_back(std::move(mk));
+        }
         out.pixFeatWithMem = torch::Tensor();
+        nextRouter.push_back({out.multimasks, out.objScore, out.decAttn});
         out.multimasks = torch::Tensor();
         res.objects.push_back(I.toMask(id, out));
         track.nonCond[t] = std::move(out);
@@ -292,6 +388,16 @@ Status Sam2VideoSession::propagate(JobContext& job, const FrameCallback& onFrame
           else ++it;
         }
       }
+      I.router = std::move(nextRouter);
+      if (encoded) {
+        auto mem = std::move(res.stats.memory);
+        res.stats = I.lastEnc;
+        res.stats.memory = std::move(mem);
+      }
+      res.stats.memAttnMs = ss.memAttnMs;
+      res.stats.memTokens = ss.memTokens;
+      res.stats.memTokensKept = ss.memTokensKept;
+      res.stats.frameMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - f0).count();
       onFrame(res);
       job.progress(static_cast<double>(k + 1) / count, "frame " + std::to_string(t + 1) + "/" + std::to_string(N));
     }
@@ -306,7 +412,34 @@ Status Sam2VideoSession::propagate(JobContext& job, const FrameCallback& onFrame
 void Sam2VideoSession::reset() {
   impl_->objs.clear();
   impl_->tracked.clear();
+  impl_->router.clear();
+  impl_->fullNext = true;
 }
+
+Status Sam2VideoSession::setEfficiency(const Sam2Efficiency& e) {
+  try {
+    if (e.dilate < 0 || e.dilate > 63) return Error::badArgument("SWR dilation must be 0..63");
+    if (!(e.theta > 0 && e.theta <= 1)) return Error::badArgument("SWR theta must be in (0, 1]");
+    if (!(e.keepRatio > 0 && e.keepRatio <= 1)) return Error::badArgument("SMR keep ratio must be in (0, 1]");
+    SwrAdapter a;
+    if (e.swr) {
+      const auto g = swrGeometry(impl_->m().config());  // throws for a config without a routable stage
+      if (!e.adapterPath.empty()) a = SwrAdapter::load(e.adapterPath, g.dim);
+    }
+    impl_->eff = e;
+    impl_->adapter = a;
+    impl_->cache.clear();  // features of another routing must not be reused
+    return okStatus();
+  } catch (const EngineError& err) {
+    return err.error;
+  } catch (const std::exception& ex) {
+    return Error::failed(std::string("SAM 2 setEfficiency: ") + ex.what());
+  }
+}
+
+const Sam2Efficiency& Sam2VideoSession::efficiency() const { return impl_->eff; }
+
+void Sam2VideoSession::forceFullNextFrame() { impl_->fullNext = true; }
 
 }  // namespace cs
 

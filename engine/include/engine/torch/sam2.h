@@ -81,12 +81,65 @@ struct ImageFeatures {
 };
 
 struct SamHeadsOut {
+  torch::Tensor decAttn;       // [B,h,w] decoder token->image attention (Efficient-SAM2 saliency)
   torch::Tensor lowResMulti;   // [B,M,4h,4w] after the object-score gate
   torch::Tensor highResMulti;  // [B,M,S,S]
   torch::Tensor ious;          // [B,M]
   torch::Tensor lowRes, highRes;  // best mask [B,1,...]
   torch::Tensor objPtr;        // [B,C]
   torch::Tensor objScore;      // [B,1]
+};
+
+// ---- Efficient-SAM2 hooks (the mechanism; the per-video policy is in the tracker) ----
+
+// Sparse Window Routing geometry of a config: the stride-16 stage (stage 3), its q-pool
+// entry block (full map), the routed span routeBlock..finalGlobal-1 (selected windows
+// only; the global blocks inside it see only selected windows' real tokens), and the
+// final global block of the stage (full map, after the shortcut adapter).
+struct SwrGeometry {
+  int entryBlock = 0, routeBlock = 0, finalGlobal = 0;
+  std::vector<int> midGlobals;
+  int window = 0;            // window size of the routed blocks (tokens)
+  int featH = 0, featW = 0;  // the stage's map
+  int padH = 0, padW = 0;    // padded to a multiple of the window
+  int gridH = 0, gridW = 0;  // window grid (row-major numbering)
+  int dim = 0;               // channels of the stage (adapter width)
+  int numWindows() const { return gridH * gridW; }
+  int skippedBlocks() const { return finalGlobal - routeBlock; }
+};
+// Throws EngineError when the config has no routable stage.
+SwrGeometry swrGeometry(const Sam2Config& cfg);
+
+// The SWR shortcut adapter (Efficient-SAM2 BottleneckAdapter):
+// y = x + W_up Dropout(ReLU(W_down LN(x))), d -> d/2 -> d, LayerNorm eps 1e-6.
+struct SwrAdapter {
+  torch::Tensor lnW, lnB, downW, downB, upW, upB;
+  bool defined() const { return lnW.defined(); }
+  int dim() const { return defined() ? static_cast<int>(lnW.size(0)) : 0; }
+  // Kaiming-normal W_down, W_up ~ N(0, 1e-3), zero biases, LN identity: starts near identity.
+  static SwrAdapter init(int dim, uint64_t seed);
+  torch::Tensor forward(const torch::Tensor& x, double dropout = 0.0, bool train = false) const;
+  std::vector<torch::Tensor> parameters() const;
+  // safetensors with names ln.weight, ln.bias, down.weight, down.bias, up.weight, up.bias.
+  void save(const std::string& path, const std::map<std::string, std::string>& meta) const;  // throws
+  static SwrAdapter load(const std::string& path, int expectDim);                            // throws naming the file
+};
+
+// One frame's routing: selected = sorted int64 window indices (row-major on the geometry's
+// grid); adapter undefined or null = identity shortcut.
+struct SwrPlan {
+  torch::Tensor selected;
+  const SwrAdapter* adapter = nullptr;
+  double dropout = 0;  // adapter dropout (training only)
+};
+
+// Sparse Memory Retrieval for one memory-attention call: per memory-attention layer, the
+// sorted indices of the spatial (RoPE) memory tokens kept (undefined: all); optionally the
+// importance of one block of keys (the newest memory frame) is measured in every layer.
+struct SmrPlan {
+  std::vector<torch::Tensor> keep;               // [layers] int64 or empty vector = dense
+  int64_t newestStart = -1, newestLen = 0;       // key range to measure (in uncompacted indices)
+  std::vector<torch::Tensor>* importance = nullptr;  // out: per layer [newestLen]
 };
 
 class Sam2Model {
@@ -105,8 +158,11 @@ class Sam2Model {
   const torch::Tensor& w(const std::string& name) const;
 
   // --- image encoder ---
-  std::vector<torch::Tensor> trunk(const torch::Tensor& img) const;  // img [B,3,S,S] normalized
-  ImageFeatures forwardImage(const torch::Tensor& img) const;
+  // img [B,3,S,S] normalized. plan: Sparse Window Routing (null = the full trunk).
+  std::vector<torch::Tensor> trunk(const torch::Tensor& img, const SwrPlan* plan = nullptr) const;
+  ImageFeatures forwardImage(const torch::Tensor& img, const SwrPlan* plan = nullptr) const;
+  // The FPN neck and high-res convs on given trunk outputs.
+  ImageFeatures neck(std::vector<torch::Tensor> trunkOuts) const;
   static torch::Tensor sinePE(int64_t channels, int64_t h, int64_t w, int64_t batch = 1);
 
   // --- SAM heads ---
@@ -124,7 +180,8 @@ class Sam2Model {
   std::pair<torch::Tensor, torch::Tensor> memoryEncoder(const torch::Tensor& pixFeat, const torch::Tensor& masks) const;
   // Sequence-first tensors as in the official code: curr [HW,B,C], memory [N,B,Cm].
   torch::Tensor memoryAttention(const torch::Tensor& curr, const torch::Tensor& memory, const torch::Tensor& currPos,
-                                const torch::Tensor& memoryPos, int64_t numObjPtrTokens) const;
+                                const torch::Tensor& memoryPos, int64_t numObjPtrTokens,
+                                const SmrPlan* smr = nullptr) const;
   torch::Tensor objPtrTposEnc(const torch::Tensor& relPos, int64_t numFrames) const;  // [N] -> [N,memDim]
 
  private:
@@ -133,10 +190,16 @@ class Sam2Model {
   torch::Tensor layerNorm2d(const torch::Tensor& x, const std::string& p, double eps = 1e-6) const;
   torch::Tensor mlp(const torch::Tensor& x, const std::string& p, int layers, bool gelu, bool sigmoidOut = false) const;
   torch::Tensor hieraBlock(const torch::Tensor& x, int i) const;
+  // A window-size-preserving block on token batches [N,L,C]; valid [N,L] (or undefined)
+  // zeroes padding tokens after norm1 as the official window_partition does.
+  torch::Tensor hieraBlockTokens(const torch::Tensor& x, int i, const torch::Tensor& valid) const;
+  std::vector<torch::Tensor> trunkRouted(const torch::Tensor& img, const SwrPlan& plan) const;
   torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, const std::string& p,
-                          int heads) const;
+                          int heads, torch::Tensor* probs = nullptr) const;
   torch::Tensor ropeAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                              const std::string& p, int64_t numKExcludeRope, bool repeatK) const;
+                              const std::string& p, int64_t numKExcludeRope, bool repeatK,
+                              const torch::Tensor& keep = {}, int64_t measureStart = -1, int64_t measureLen = 0,
+                              torch::Tensor* importance = nullptr) const;
 
   Sam2Config cfg_;
   std::unordered_map<std::string, torch::Tensor> w_;
@@ -157,7 +220,37 @@ struct FrameOutput {
   torch::Tensor pixFeatWithMem;   // [1,C,h,w] (kept for parity tests; cleared by the session)
   torch::Tensor highResMasks;     // [1,1,S,S] mask logits for the memory encoder (cleared once encoded)
   torch::Tensor memEncMasks;      // the memory encoder's mask input (parity tests only)
+  torch::Tensor decAttn;          // [1,h,w] decoder attention map (SWR saliency)
+  // SMR: per memory-attention layer, the kept token indices of this frame's memory,
+  // measured once when it was first the newest memory frame (empty: not measured).
+  std::vector<torch::Tensor> smrKeep;
 };
+
+// Efficient-SAM2 per-step options and measurements (see prepareMemoryConditioned).
+struct SmrOptions {
+  double keepRatio = 0.05;  // fraction of tokens kept per pruned memory frame (>= 1: dense)
+};
+struct StepStats {
+  int newestFrame = -1;                   // the newest memory frame measured in this step
+  std::vector<torch::Tensor> newestKeep;  // its per-layer kept indices (to store in its FrameOutput)
+  int64_t memTokens = 0, memTokensKept = 0;  // spatial memory tokens (summed over layers)
+  std::vector<std::pair<int, int>> prunedFrames;  // (frame, kept tokens per layer) pruned in this step
+  double memAttnMs = 0;
+};
+
+// SWR window choice (Efficient-SAM2 §2.4) from the previous frame's outputs of every object.
+struct SwrOptions {
+  int dilate = 5;          // max-pool kernel on the low-res mask (0/1: none)
+  double theta = 0.7;      // cumulative decoder-attention mass
+  double objTheta = 5.0;   // saliency is added when an object score is below this (or no mask)
+};
+struct RouterObject {
+  torch::Tensor multimasks;  // [1,M,4h,4w] logits
+  torch::Tensor objScore;    // [1,1]
+  torch::Tensor decAttn;     // [1,h,w]
+};
+// Returns a bool [gridH*gridW] of selected windows.
+torch::Tensor selectWindows(const SwrGeometry& g, const std::vector<RouterObject>& objs, const SwrOptions& o);
 
 struct PointPrompt {
   std::vector<float> xy;     // model-pixel coordinates, x,y pairs
@@ -179,7 +272,8 @@ class Sam2ObjectTrack {
 // isCond: the frame carries prompts (points or a mask).
 FrameOutput trackStep(const Sam2Model& m, const ImageFeatures& f, int frame, bool isCond, const PointPrompt* pts,
                       const torch::Tensor& maskInput, const Sam2ObjectTrack& track, int numFrames, bool reverse,
-                      bool runMemEncoder, const torch::Tensor& prevMaskLogits = {});
+                      bool runMemEncoder, const torch::Tensor& prevMaskLogits = {},
+                      const SmrOptions* smr = nullptr, StepStats* stats = nullptr);
 // Encodes the memory of an output (sets maskmemFeatures/PosEnc in bf16, adds no_obj_embed_spatial).
 void encodeMemory(const Sam2Model& m, const ImageFeatures& f, FrameOutput& out, bool isMaskFromPts);
 // The memory-conditioned feature of a frame (returns also the exact memory-attention inputs if asked).
@@ -189,6 +283,11 @@ struct MemInputs {
 };
 torch::Tensor prepareMemoryConditioned(const Sam2Model& m, const ImageFeatures& f, int frame, bool isCond,
                                        const Sam2ObjectTrack& track, int numFrames, bool reverse,
-                                       MemInputs* capture = nullptr);
+                                       MemInputs* capture = nullptr, const SmrOptions* smr = nullptr,
+                                       StepStats* stats = nullptr);
+
+// Frame I/O shared by the session and adapter training (OpenCV build only; video_session.cpp).
+std::vector<std::string> listFrameFiles(const std::string& folder);  // sorted; throws naming the folder
+torch::Tensor loadFrameImage(const std::string& file, int imageSize);  // [1,3,S,S] normalized
 
 }  // namespace cs::detail::sam2
