@@ -11,6 +11,9 @@ namespace cs::detail {
 
 DualClipping learnDualClipping(const torch::Tensor& X0, const torch::Tensor& W0, const UniformQuantizer& init,
                                int iters, double lr) {
+  // Training needs autograd even when the caller runs under InferenceMode/NoGradGuard.
+  c10::InferenceMode notInference(false);
+  torch::AutoGradMode grad(true);
   DualClipping res;
   const int bits = init.bits;
   const double qmax = double((int64_t(1) << bits) - 1);
@@ -22,8 +25,8 @@ DualClipping learnDualClipping(const torch::Tensor& X0, const torch::Tensor& W0,
   auto W = W0.detach().to(torch::kFloat).clone();
   auto target = torch::matmul(X, W.t());
   const double tPow = std::max(1e-12, target.pow(2).mean().item<double>());
-  auto s0 = init.scale.detach().to(torch::kFloat).reshape({-1});
-  auto z0 = init.zero.detach().to(torch::kFloat).reshape({-1});
+  auto s0 = init.scale.detach().to(torch::kFloat).reshape({-1}).clone();
+  auto z0 = init.zero.detach().to(torch::kFloat).reshape({-1}).clone();
   auto lo = (-z0 * s0).clone().requires_grad_(true);
   auto hi = ((qmax - z0) * s0).clone().requires_grad_(true);
   auto lossOf = [&](const torch::Tensor& l, const torch::Tensor& h) {

@@ -52,6 +52,9 @@ struct ReconEngine {
                           const ReconForward& f, const torch::Tensor& x0, const torch::Tensor& y0,
                           const ReconConfig& cfg, JobContext* job) {
     if (x0.size(0) != y0.size(0)) throw std::invalid_argument("reconstruct: inputs and targets differ in rows");
+    // Training needs autograd even when the caller runs under InferenceMode/NoGradGuard.
+    c10::InferenceMode notInference(false);
+    torch::AutoGradMode grad(true);
     ReconOutcome res;
     ReconState st;
     std::vector<torch::Tensor> alpha0;
@@ -60,9 +63,9 @@ struct ReconEngine {
       auto w = rw.w.detach().to(torch::kFloat);
       auto s = along(rw.q.scale.detach().to(torch::kFloat), w, rw.q.axis);
       auto z = along(rw.q.zero.detach().to(torch::kFloat), w, rw.q.axis);
-      st.wFloor.push_back(torch::floor(w / s));
-      st.wScale.push_back(s);
-      st.wZero.push_back(z);
+      st.wFloor.push_back(torch::floor(w / s).clone());
+      st.wScale.push_back(s.clone());
+      st.wZero.push_back(z.clone());
       st.wMin.push_back(rw.q.qmin());
       st.wMax.push_back(rw.q.qmax());
       auto a = adaRoundInit(w, rw.q);
@@ -76,7 +79,7 @@ struct ReconEngine {
     for (auto& q : acts) {
       s0.push_back(q.scale.detach().to(torch::kFloat).clone());
       u.push_back(torch::ones_like(s0.back()).requires_grad_(cfg.learnActStep));
-      st.aZero.push_back(q.zero.detach().to(torch::kFloat));
+      st.aZero.push_back(q.zero.detach().to(torch::kFloat).clone());
       st.aMin.push_back(q.qmin());
       st.aMax.push_back(q.qmax());
     }
