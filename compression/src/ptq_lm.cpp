@@ -22,7 +22,6 @@ struct LmCaptured {
 
 LmCaptured captureLm(const DecoderLM& m, const torch::Tensor& tokens, bool wantSoftmax) {
   std::map<std::string, std::vector<torch::Tensor>> li, sm;
-  std::set<std::string> seenPtr;
   TapObserver obs = [&](const std::string& p, TapKind k, const torch::Tensor& x) {
     if (k == TapKind::LayerInput) li[p].push_back(x.reshape({-1, x.size(-1)}).to(torch::kFloat).clone());
     if (k == TapKind::Softmax && wantSoftmax) sm[p].push_back(x.reshape({-1, x.size(-1)}).to(torch::kFloat).clone());
@@ -126,7 +125,7 @@ DualClipResult learnDualClip(const torch::Tensor& X0, const std::vector<torch::T
   const int bits = init.bits;
   const double qmax = double((int64_t(1) << bits) - 1);
   auto X = X0.detach().to(torch::kFloat).clone();
-  if (X.size(0) > 4096) X = X.slice(0, 0, X.size(0), X.size(0) / 4096 + 1).clone();  // deterministic subsample
+  if (X.size(0) > 2048) X = X.slice(0, 0, X.size(0), X.size(0) / 2048 + 1).clone();  // deterministic subsample
   auto W = torch::cat(weights, 0).detach().clone();  // [sum out, C]
   auto target = torch::matmul(X, W.t());
   auto s0 = init.scale.detach().reshape({-1}).to(torch::kFloat);

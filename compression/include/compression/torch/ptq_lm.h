@@ -55,7 +55,7 @@ struct LmPtqConfig {
   double alpha = 0.5;
   bool roundZero = false;
   bool quantEmbedding = false, quantHead = false;
-  int clipSteps = 150;
+  int clipSteps = 100;
   double clipLr = 0.01;
 };
 
