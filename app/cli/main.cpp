@@ -39,10 +39,10 @@ int main(int argc, char** argv) {
   app.parse_complete_callback([&] { cs::initRuntime(threads); });
   cs::cli::addModelCommands(app);
 #ifndef CS_MINIMAL
-  cs::cli::addQuantizeCommands(app);
+  cs::cli::addQuantizeCommands(app);  // needs the workspace (SQLite)
+#endif
   cs::cli::addReportCommands(app);
   void addRepquantLmCommands(CLI::App&); addRepquantLmCommands(app);  // report repquant-lm (cmd_repquant_lm.cpp)
-#endif
   cs::cli::addTrainCommands(app);
   cs::cli::addBenchCommands(app);
 #ifdef CS_CLI_ARENA
