@@ -28,6 +28,9 @@
 #ifdef CS_HAVE_PRUNE_TAB
 #include "app/gui/PruneTab.h"
 #endif
+#ifdef CS_HAVE_VIDEO_TAB
+#include "app/gui/VideoTab.h"
+#endif
 #include "core/Conversions.h"
 #include "core/Settings.h"
 #include "engine/model.h"
@@ -56,6 +59,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 #endif
 #ifdef CS_HAVE_PRUNE_TAB
   tabs_->addTab(new PruneTab(tabs_), tr("Prune"));
+#endif
+#ifdef CS_HAVE_VIDEO_TAB
+  tabs_->addTab(new VideoTab(tabs_), tr("Video"));
 #endif
 #ifdef CS_HAVE_ARENA_TAB
   auto* arena = new ArenaTab(tabs_);
