@@ -52,10 +52,13 @@ Tensor sdpa(const Tensor& q, const Tensor& k, const Tensor& v, Tensor* probs = n
 }
 
 // compute_axial_cis as (cos, sin), each [end_x*end_y, dim/2]
-std::pair<Tensor, Tensor> axialRope(int64_t dim, int64_t endX, int64_t endY, double theta = 10000.0) {
-  auto idx = torch::arange(0, dim, 4).slice(0, 0, dim / 4).to(torch::kFloat32) / static_cast<double>(dim);
+std::pair<Tensor, Tensor> axialRope(int64_t dim, int64_t endX, int64_t endY, torch::Device device,
+                                    double theta = 10000.0) {
+  const auto fo = torch::TensorOptions(device).dtype(torch::kFloat32);
+  auto idx = torch::arange(0, dim, 4, torch::TensorOptions(device).dtype(torch::kInt64)).slice(0, 0, dim / 4).to(torch::kFloat32) /
+             static_cast<double>(dim);
   auto freqs = 1.0 / torch::pow(theta, idx);
-  auto t = torch::arange(endX * endY, torch::kFloat32);
+  auto t = torch::arange(endX * endY, fo);
   auto tx = torch::fmod(t, static_cast<double>(endX));
   auto ty = torch::floor(t / static_cast<double>(endX));
   auto fx = torch::outer(tx, freqs), fy = torch::outer(ty, freqs);
@@ -213,14 +216,15 @@ std::vector<Tensor> Sam2Model::trunk(const Tensor& img, const SwrPlan* plan) con
   return outs;
 }
 
-Tensor Sam2Model::sinePE(int64_t channels, int64_t h, int64_t w, int64_t batch) {
+Tensor Sam2Model::sinePE(int64_t channels, int64_t h, int64_t w, int64_t batch, torch::Device device) {
   const int64_t npf = channels / 2;
   const double scale = 2 * M_PI, eps = 1e-6;
-  auto yEmbed = torch::arange(1, h + 1, torch::kFloat32).view({1, -1, 1}).repeat({batch, 1, w});
-  auto xEmbed = torch::arange(1, w + 1, torch::kFloat32).view({1, 1, -1}).repeat({batch, h, 1});
+  const auto fo = torch::TensorOptions(device).dtype(torch::kFloat32);
+  auto yEmbed = torch::arange(1, h + 1, fo).view({1, -1, 1}).repeat({batch, 1, w});
+  auto xEmbed = torch::arange(1, w + 1, fo).view({1, 1, -1}).repeat({batch, h, 1});
   yEmbed = yEmbed / (yEmbed.slice(1, h - 1, h) + eps) * scale;
   xEmbed = xEmbed / (xEmbed.slice(2, w - 1, w) + eps) * scale;
-  auto dimT = torch::arange(npf, torch::kFloat32);
+  auto dimT = torch::arange(npf, fo);
   dimT = torch::pow(10000, 2 * torch::floor(dimT / 2) / npf);
   auto px = xEmbed.unsqueeze(-1) / dimT;
   auto py = yEmbed.unsqueeze(-1) / dimT;
@@ -256,7 +260,7 @@ std::vector<Tensor> Sam2Model::trunkRouted(const Tensor& img, const SwrPlan& pla
   xw = xw.reshape({nW, L, C});
   auto ones = torch::ones({1, x.size(1), x.size(2), 1}, x.options());
   auto valid = windowPartition(ones, ws).first.reshape({nW, L});
-  Tensor sel = plan.selected.to(torch::kInt64).flatten();
+  Tensor sel = plan.selected.to(x.device(), torch::kInt64).flatten();
   Tensor xs = xw.index_select(0, sel), vs = valid.index_select(0, sel);
   const int64_t nS = sel.numel();
   std::set<int> mids(g.midGlobals.begin(), g.midGlobals.end());
@@ -273,7 +277,7 @@ std::vector<Tensor> Sam2Model::trunkRouted(const Tensor& img, const SwrPlan& pla
     }
   }
   // final global block: background through the shortcut, selected windows written back
-  auto isSel = torch::zeros({nW}, torch::kBool);
+  auto isSel = torch::zeros({nW}, torch::TensorOptions(x.device()).dtype(torch::kBool));
   if (nS > 0) isSel.index_fill_(0, sel, true);
   auto bgIdx = torch::nonzero(~isSel).flatten();
   Tensor y = xw;
@@ -311,7 +315,7 @@ ImageFeatures Sam2Model::neck(std::vector<Tensor> trunkOuts) const {
       prev = lateral;
     }
     out[i] = prev;
-    pos[i] = sinePE(prev.size(1), prev.size(2), prev.size(3), prev.size(0));
+    pos[i] = sinePE(prev.size(1), prev.size(2), prev.size(3), prev.size(0), prev.device());
   }
   f.fpn = {out[0], out[1], out[2]};
   f.pos = {pos[0], pos[1], pos[2]};
@@ -350,15 +354,16 @@ SamHeadsOut Sam2Model::forwardSamHeads(const Tensor& feat, const Tensor& coordsI
   const std::string pe = "sam_prompt_encoder.", md = "sam_mask_decoder.";
   const auto& gauss = w(pe + "pe_layer.positional_encoding_gaussian_matrix");
   Tensor coords = coordsIn, labels = labelsIn;
+  const auto dev = feat.device();
   if (!coords.defined()) {
-    coords = torch::zeros({B, 1, 2});
-    labels = -torch::ones({B, 1}, torch::kInt32);
+    coords = torch::zeros({B, 1, 2}, feat.options());
+    labels = -torch::ones({B, 1}, torch::TensorOptions(dev).dtype(torch::kInt64));
   }
   // prompt encoder: points (padded with a not-a-point since no boxes go separately)
-  auto pts = coords.to(torch::kFloat32) + 0.5;
-  auto lab = labels.to(torch::kInt64);
-  pts = torch::cat({pts, torch::zeros({B, 1, 2})}, 1);
-  lab = torch::cat({lab, -torch::ones({B, 1}, torch::kInt64)}, 1);
+  auto pts = coords.to(dev, torch::kFloat32) + 0.5;
+  auto lab = labels.to(dev, torch::kInt64);
+  pts = torch::cat({pts, torch::zeros({B, 1, 2}, pts.options())}, 1);
+  lab = torch::cat({lab, -torch::ones({B, 1}, lab.options())}, 1);
   auto scaled = torch::stack({pts.select(2, 0) / static_cast<double>(S), pts.select(2, 1) / static_cast<double>(S)}, 2);
   auto sparse = peEncoding(scaled, gauss);  // [B,P,D]
   auto is = [&](int v) { return (lab == v).unsqueeze(-1); };
@@ -379,7 +384,7 @@ SamHeadsOut Sam2Model::forwardSamHeads(const Tensor& feat, const Tensor& coordsI
     dense = w(pe + "no_mask_embed.weight").reshape({1, -1, 1, 1}).expand({B, -1, hw, hw});
   }
   // dense PE
-  auto grid = torch::ones({hw, hw});
+  auto grid = torch::ones({hw, hw}, feat.options());
   auto ye = (grid.cumsum(0) - 0.5) / static_cast<double>(hw);
   auto xe = (grid.cumsum(1) - 0.5) / static_cast<double>(hw);
   auto densePe = peEncoding(torch::stack({xe, ye}, -1), gauss).permute({2, 0, 1}).unsqueeze(0);
@@ -465,7 +470,7 @@ SamHeadsOut Sam2Model::forwardSamHeads(const Tensor& feat, const Tensor& coordsI
     auto stable = stab >= cfg_.stabilityThresh;  // [B,1]
     auto mm = masks.slice(1, 1, 4), mi = iouPred.slice(1, 1, 4);
     auto best = mi.argmax(-1);
-    auto bi = torch::arange(B);
+    auto bi = torch::arange(B, torch::TensorOptions(masks.device()).dtype(torch::kInt64));
     auto bestMask = mm.index({bi, best}).unsqueeze(1);
     auto bestIou = mi.index({bi, best}).unsqueeze(1);
     lowMulti = torch::where(stable.view({B, 1, 1, 1}).expand_as(single), single, bestMask);
@@ -485,7 +490,7 @@ SamHeadsOut Sam2Model::forwardSamHeads(const Tensor& feat, const Tensor& coordsI
   Tensor token = samTokens.select(1, 0);
   if (multimask) {
     auto best = ious.argmax(-1);
-    auto bi = torch::arange(B);
+    auto bi = torch::arange(B, torch::TensorOptions(masks.device()).dtype(torch::kInt64));
     o.lowRes = o.lowResMulti.index({bi, best}).unsqueeze(1);
     o.highRes = o.highResMulti.index({bi, best}).unsqueeze(1);
     if (samTokens.size(1) > 1) token = samTokens.index({bi, best});
@@ -509,7 +514,7 @@ SamHeadsOut Sam2Model::useMaskAsOutput(const Tensor& feat, const Tensor& hr0, co
   auto highRes = mf * outScale + outBias;
   auto lowRes = at::_upsample_bilinear2d_aa(highRes, {highRes.size(-2) / 4, highRes.size(-1) / 4}, false,
                                             c10::nullopt, c10::nullopt);
-  auto ious = torch::ones({mask.size(0), 1});
+  auto ious = torch::ones({mask.size(0), 1}, mf.options());
   auto down = torch::conv2d(mf, w("mask_downsample.weight"), w("mask_downsample.bias"), {4, 4});
   auto sam = forwardSamHeads(feat, Tensor(), Tensor(), down, hr0, hr1, false);
   auto appearing = (mf.flatten(1) > 0).any(1).unsqueeze(-1).to(torch::kFloat32);
@@ -547,7 +552,7 @@ std::pair<Tensor, Tensor> Sam2Model::memoryEncoder(const Tensor& pixFeat, const 
     x = in + y;
   }
   x = torch::conv2d(x, w(me + "out_proj.weight"), w(me + "out_proj.bias"));
-  auto pos = sinePE(x.size(1), x.size(2), x.size(3), x.size(0));
+  auto pos = sinePE(x.size(1), x.size(2), x.size(3), x.size(0), x.device());
   return {x, pos};
 }
 
@@ -558,7 +563,7 @@ Tensor Sam2Model::ropeAttention(const Tensor& q0, const Tensor& k0In, const Tens
   const int64_t LkFull = k0In.size(1);
   const int64_t nRopeFull = LkFull - numKExcludeRope;
   if (keep.defined()) {  // SMR: gather the kept spatial keys/values (and, below, their RoPE rows)
-    auto idx = torch::cat({keep, torch::arange(nRopeFull, LkFull, torch::kInt64)});
+    auto idx = torch::cat({keep, torch::arange(nRopeFull, LkFull, keep.options())});
     k0 = k0In.index_select(1, idx);
     v0 = v0In.index_select(1, idx);
     if (measureStart >= 0) measureStart = (keep < measureStart).sum().item<int64_t>();
@@ -570,7 +575,7 @@ Tensor Sam2Model::ropeAttention(const Tensor& q0, const Tensor& k0In, const Tens
   v = v.unsqueeze(1);
   const int64_t Lq = q.size(2), Lk = k.size(2);
   const auto side = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(Lq))));
-  auto [cs, sn] = axialRope(q.size(-1), side, side);
+  auto [cs, sn] = axialRope(q.size(-1), side, side, q.device());
   q = applyRope(q, cs, sn);
   const int64_t nRope = Lk - numKExcludeRope;
   if (nRope > 0) {
@@ -629,9 +634,10 @@ Tensor Sam2Model::memoryAttention(const Tensor& curr, const Tensor& memory, cons
 Tensor Sam2Model::objPtrTposEnc(const Tensor& relPos, int64_t numFrames) const {
   const int64_t maxPtrs = std::min<int64_t>(numFrames, cfg_.maxObjPtrs);
   const int64_t tdm = std::max<int64_t>(maxPtrs - 1, 1);
-  auto pos = relPos.to(torch::kFloat32) / static_cast<double>(tdm);
+  const auto& projW = w("obj_ptr_tpos_proj.weight");
+  auto pos = relPos.to(projW.device(), torch::kFloat32) / static_cast<double>(tdm);
   const int64_t peDim = cfg_.dModel / 2;
-  auto dimT = torch::arange(peDim, torch::kFloat32);
+  auto dimT = torch::arange(peDim, pos.options());
   dimT = torch::pow(10000, 2 * torch::floor(dimT / 2) / peDim);
   auto pe = pos.unsqueeze(-1) / dimT;
   pe = torch::cat({pe.sin(), pe.cos()}, -1);

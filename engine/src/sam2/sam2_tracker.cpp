@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cmath>
 
+#include <torch/cuda.h>
+
 #include "engine/torch/sam2.h"
 #include "engine/torch/tensors.h"
 
@@ -104,7 +106,7 @@ Tensor prepareMemoryConditioned(const Sam2Model& m, const ImageFeatures& f, int 
       const bool prune = ch.tp > 0 && !newest && static_cast<int64_t>(ch.out->smrKeep.size()) == L;
       for (int64_t l = 0; l < L; ++l) {
         if (prune) parts[l].push_back(ch.out->smrKeep[l] + off);
-        else parts[l].push_back(torch::arange(off, off + HW, torch::kInt64));
+        else parts[l].push_back(torch::arange(off, off + HW, torch::TensorOptions(vis.device()).dtype(torch::kInt64)));
       }
       if (prune) {
         anyPruned = true;
@@ -125,8 +127,11 @@ Tensor prepareMemoryConditioned(const Sam2Model& m, const ImageFeatures& f, int 
     kept = static_cast<int64_t>(chunks.size()) * HW * L;
   }
   total = static_cast<int64_t>(chunks.size()) * HW * L;
+  const bool sync = stats && vis.is_cuda();  // CUDA: time the kernels, not their launch
+  if (sync) torch::cuda::synchronize();
   const auto t0 = std::chrono::steady_clock::now();
   auto out = m.memoryAttention(curr, memory, currPos, memoryPos, numPtrTokens, useSmr ? &plan : nullptr);
+  if (sync) torch::cuda::synchronize();
   if (stats) {
     stats->memAttnMs += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     stats->memTokens += total;
@@ -245,6 +250,18 @@ Tensor SwrAdapter::forward(const Tensor& x, double dropout, bool train) const {
 
 std::vector<Tensor> SwrAdapter::parameters() const { return {lnW, lnB, downW, downB, upW, upB}; }
 
+SwrAdapter SwrAdapter::to(torch::Device device) const {
+  SwrAdapter a;
+  if (!defined()) return a;
+  a.lnW = lnW.to(device);
+  a.lnB = lnB.to(device);
+  a.downW = downW.to(device);
+  a.downB = downB.to(device);
+  a.upW = upW.to(device);
+  a.upB = upB.to(device);
+  return a;
+}
+
 void SwrAdapter::save(const std::string& path, const std::map<std::string, std::string>& meta) const {
   auto st = writeSafeTensors(path,
                              {{"ln.weight", lnW.detach().contiguous()}, {"ln.bias", lnB.detach().contiguous()},
@@ -281,7 +298,11 @@ SwrAdapter SwrAdapter::load(const std::string& path, int expectDim) {
 
 Tensor selectWindows(const SwrGeometry& g, const std::vector<RouterObject>& objs, const SwrOptions& o) {
   const int64_t nW = g.numWindows();
-  auto sel = torch::zeros({nW}, torch::kBool);
+  torch::Device dev = torch::kCPU;  // the device of the router's tensors
+  for (const auto& ob : objs)
+    if (ob.multimasks.defined()) dev = ob.multimasks.device();
+    else if (ob.decAttn.defined()) dev = ob.decAttn.device();
+  auto sel = torch::zeros({nW}, torch::TensorOptions(dev).dtype(torch::kBool));
   if (objs.empty()) return sel.fill_(true);
   // consistency cue: all objects, all candidates, logit > 0, dilated, any pixel per window
   Tensor fg;

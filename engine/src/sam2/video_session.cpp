@@ -126,7 +126,7 @@ struct Sam2VideoSession::Impl {
       st.fullPass = sel.all().item<bool>();
       st.gridW = g.gridW;
       st.gridH = g.gridH;
-      auto s8 = sel.to(torch::kUInt8).contiguous();
+      auto s8 = sel.to(torch::kUInt8).cpu().contiguous();
       st.selected.assign(s8.data_ptr<uint8_t>(), s8.data_ptr<uint8_t>() + s8.numel());
       st.windowsRouted = sel.to(torch::kFloat32).mean().item<double>();
     } else {
@@ -371,7 +371,7 @@ Status Sam2VideoSession::propagate(JobContext& job, const FrameCallback& onFrame
           mk.height = static_cast<int>(hw.size(2));
           mk.width = static_cast<int>(hw.size(3));
           auto cnt = torch::zeros({hw.size(2) * hw.size(3)});
-          for (const auto& k : nt->second.smrKeep) cnt.index_add_(0, k, torch::ones({k.numel()}));
+          for (const auto& k : nt->second.smrKeep) cnt.index_add_(0, k.cpu(), torch::ones({k.numel()}));
           cnt = (cnt / static_cast<double>(nt->second.smrKeep.size())).contiguous();
           mk.kept.assign(cnt.data_ptr<float>(), cnt.data_ptr<float>() + cnt.numel());
           res.stats.memory.push_back(std::move(mk));

@@ -120,6 +120,7 @@ struct SwrAdapter {
   static SwrAdapter init(int dim, uint64_t seed);
   torch::Tensor forward(const torch::Tensor& x, double dropout = 0.0, bool train = false) const;
   std::vector<torch::Tensor> parameters() const;
+  SwrAdapter to(torch::Device device) const;  // a copy on another device
   // safetensors with names ln.weight, ln.bias, down.weight, down.bias, up.weight, up.bias.
   void save(const std::string& path, const std::map<std::string, std::string>& meta) const;  // throws
   static SwrAdapter load(const std::string& path, int expectDim);                            // throws naming the file
@@ -163,7 +164,8 @@ class Sam2Model {
   ImageFeatures forwardImage(const torch::Tensor& img, const SwrPlan* plan = nullptr) const;
   // The FPN neck and high-res convs on given trunk outputs.
   ImageFeatures neck(std::vector<torch::Tensor> trunkOuts) const;
-  static torch::Tensor sinePE(int64_t channels, int64_t h, int64_t w, int64_t batch = 1);
+  static torch::Tensor sinePE(int64_t channels, int64_t h, int64_t w, int64_t batch = 1,
+                              torch::Device device = torch::kCPU);
 
   // --- SAM heads ---
   // coords [B,P,2] in model pixels (0..imageSize), labels [B,P] int (1 pos, 0 neg, 2/3 box, -1 pad).
