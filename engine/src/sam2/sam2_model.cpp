@@ -10,6 +10,9 @@ namespace cs::detail::sam2 {
 namespace F = torch::nn::functional;
 using torch::Tensor;
 
+// Set by sam2-micro training (declared and guarded in engine/torch/sam2_train.h).
+thread_local bool tSam2Training = false;
+
 namespace {
 std::string shapeOf(const Tensor& t) {
   std::ostringstream o;
@@ -460,6 +463,10 @@ SamHeadsOut Sam2Model::forwardSamHeads(const Tensor& feat, const Tensor& coordsI
     lowMulti = masks.slice(1, 1, 4);
     ious = iouPred.slice(1, 1, 4);
     samTokens = maskTokensOut.slice(1, 1, 4);
+  } else if (tSam2Training) {  // the official decoder uses the stability switch only `not self.training`
+    lowMulti = masks.slice(1, 0, 1);
+    ious = iouPred.slice(1, 0, 1);
+    samTokens = maskTokensOut.slice(1, 0, 1);
   } else {
     // dynamic multimask via stability (video predictor override)
     auto single = masks.slice(1, 0, 1);
