@@ -52,28 +52,31 @@ void addSynthCommands(CLI::App& app) {
   {
     static std::string checkpoint, device = "cpu";
     static int videos = 64, frames = 16;
-    static bool json = false;
+    static bool json = false, absent = false;
     auto* c = app.add_subcommand("eval-sam2", "J and F (DAVIS) of a SAM 2.1 checkpoint on held-out synthetic videos");
     c->add_option("checkpoint", checkpoint, "Checkpoint (default: the committed sam2-micro)");
     c->add_option("--videos", videos, "Held-out videos (seeds 1000000 + i, Fashion-MNIST test split)");
     c->add_option("--frames", frames, "Frames per video");
     c->add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+    c->add_flag("--absent-events", absent, "Clips where objects leave the frame or hide behind an opaque band");
     c->add_flag("--json", json, "JSON output");
     c->callback([] {
       auto job = progressJob();
       const std::string path = checkpoint.empty() ? sam2MicroPath() : checkpoint;
-      auto r = evalSam2Micro(path, videos, frames, device, job);
+      auto r = evalSam2Micro(path, videos, frames, device, job, absent);
       if (!r) std::exit(fail(r.error()));
       nlohmann::json j = {{"checkpoint", path},   {"videos", r->videos},        {"sequences", r->sequences},
                           {"frames", r->frames},  {"J", r->J},                  {"F", r->F},
                           {"JF", r->JF},          {"frame0_J", r->frame0J},     {"absent_frames", r->absentFrames},
-                          {"absent_accuracy", r->absentAccuracy}, {"seconds", r->seconds}};
+                          {"absent_accuracy", r->absentAccuracy}, {"best_candidate_J", r->bestJ},
+                          {"iou_pearson", r->iouPearson}, {"seconds", r->seconds}};
       if (json) {
         printJson(j);
       } else {
         std::cout << std::fixed << std::setprecision(3) << path << ": J&F " << r->JF << " (J " << r->J << ", F " << r->F
                   << ") over " << r->sequences << " sequences of " << r->frames << " frames (" << r->videos
-                  << " videos); prompted-frame J " << r->frame0J << "; " << r->absentFrames
+                  << " videos); prompted-frame J " << r->frame0J << "; best-candidate J " << r->bestJ
+                  << "; IoU head r " << r->iouPearson << "; " << r->absentFrames
                   << " absent frames, score <= 0 on " << r->absentAccuracy * 100 << " %; " << std::setprecision(1)
                   << r->seconds << " s\n";
       }

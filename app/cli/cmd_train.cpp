@@ -35,7 +35,8 @@ int trainVit(const TrainArgs& a) {
 // sam2-micro options that TrainArgs does not carry.
 struct Sam2MicroArgs {
   int steps = 0;
-  double minutes = 0, iouWeight = 1;
+  int batchFrames = 0, batchClips = 0, evalVideos = 0;
+  double minutes = 0, iouWeight = 1, lr = 0, stage1 = -1, allMask = -1;
   std::string resume;
 } gSam2;
 
@@ -46,19 +47,32 @@ int trainSam2(const TrainArgs& a) {
   o.maxSeconds = gSam2.minutes * 60;
   o.resume = gSam2.resume;
   o.iouWeight = gSam2.iouWeight;
+  if (gSam2.lr > 0) o.lr = gSam2.lr;
+  if (gSam2.batchFrames > 0) o.batchFrames = gSam2.batchFrames;
+  if (gSam2.batchClips > 0) o.batchClips = gSam2.batchClips;
+  if (gSam2.evalVideos > 0) o.evalVideos = gSam2.evalVideos;
+  if (gSam2.stage1 >= 0) o.stage1Fraction = gSam2.stage1;
+  if (gSam2.allMask >= 0) o.allMaskWeight = gSam2.allMask;
   o.seed = a.seed;
   o.outDir = a.outDir;
   o.device = a.device;
   o.command = a.commandLine + (gSam2.steps > 0 ? " --steps " + std::to_string(gSam2.steps) : "") +
               (gSam2.minutes > 0 ? " --minutes " + std::to_string(gSam2.minutes) : "") +
               (gSam2.resume.empty() ? "" : " --resume " + gSam2.resume) +
-              (gSam2.iouWeight != 1 ? " --iou-weight " + std::to_string(gSam2.iouWeight) : "");
+              (gSam2.iouWeight != 1 ? " --iou-weight " + std::to_string(gSam2.iouWeight) : "") +
+              (gSam2.lr > 0 ? " --lr " + std::to_string(gSam2.lr) : "") +
+              (gSam2.batchFrames > 0 ? " --batch-frames " + std::to_string(gSam2.batchFrames) : "") +
+              (gSam2.batchClips > 0 ? " --batch-clips " + std::to_string(gSam2.batchClips) : "") +
+              (gSam2.stage1 >= 0 ? " --stage1 " + std::to_string(gSam2.stage1) : "") +
+              (gSam2.allMask >= 0 ? " --all-mask-weight " + std::to_string(gSam2.allMask) : "");
   auto r = trainSam2Micro(o, job);
   if (!r) return fail(r.error());
   nlohmann::json out = {{"model", "sam2-micro"}, {"weights", r->weightsPath}, {"card", r->cardPath},
                         {"steps", r->steps},      {"seconds", r->seconds},     {"parameters", r->parameters},
                         {"J", r->eval.J},         {"F", r->eval.F},            {"JF", r->eval.JF},
-                        {"sequences", r->eval.sequences}};
+                        {"sequences", r->eval.sequences}, {"best_candidate_J", r->eval.bestJ},
+                        {"iou_pearson", r->eval.iouPearson}, {"absent_frames", r->eval.absentFrames},
+                        {"absent_accuracy", r->eval.absentAccuracy}};
   if (a.json)
     printJson(out);
   else
@@ -86,6 +100,13 @@ void addTrainCommands(CLI::App& app) {
   t->add_option("--minutes", gSam2.minutes, "sam2-micro: time budget; the schedule follows elapsed time");
   t->add_option("--resume", gSam2.resume, "sam2-micro: start from these weights (safetensors)");
   t->add_option("--iou-weight", gSam2.iouWeight, "sam2-micro: weight of the IoU-prediction loss (default 1)");
+  t->add_option("--lr", gSam2.lr, "sam2-micro: peak learning rate (default 1e-3)");
+  t->add_option("--batch-frames", gSam2.batchFrames, "sam2-micro: stage 1 frames per step (default 192)");
+  t->add_option("--batch-clips", gSam2.batchClips, "sam2-micro: stage 2 clips of 8 frames per step (default 48)");
+  t->add_option("--eval-videos", gSam2.evalVideos, "sam2-micro: held-out videos evaluated at the end (default 64)");
+  t->add_option("--stage1", gSam2.stage1, "sam2-micro: share of the run on single frames (default 0.4)");
+  t->add_option("--all-mask-weight", gSam2.allMask,
+                "sam2-micro: mask loss = best candidate + this x mean over candidates (default 1; 0 = SAM's min)");
   t->add_option("--device", a.device, "cpu or cuda (CUDA builds of LibTorch)")->check(CLI::IsMember({"cpu", "cuda"}));
   t->callback([] {
     auto it = trainers().find(a.model);

@@ -35,6 +35,10 @@ struct Sam2MicroTrainOptions {
   double lr = 1e-3, weightDecay = 0.01;
   double iouWeight = 1.0;      // weight of the IoU-prediction term
   double boxFraction = 0.1;    // share of steps prompted with a box instead of a click
+  double pointsFraction = 0.1; // share of steps prompted with two points (single-mask output)
+  double allMaskWeight = 1.0;  // mask loss: best candidate + this x mean over the candidates
+  double leaveProb = 0.25;     // training clips: per object, it leaves the frame (SynthOptions)
+  double occluderProb = 0.3;   // training clips: an opaque band hides what passes behind it
   double maxSeconds = 0;       // > 0: the schedule follows elapsed time and stops at this budget
   uint64_t seed = 0;
   std::string outDir;          // default: <zoo>/sam2-micro
@@ -50,6 +54,8 @@ struct Sam2MicroEval {
   double frame0J = 0;                   // the prompted frame
   double absentAccuracy = 0;            // frames without the object where the score is <= 0
   int absentFrames = 0;
+  double bestJ = 0;                     // J of the best of the candidate masks (frames 1..T-1)
+  double iouPearson = 0;                // IoU head vs real IoU of its candidates (present frames)
   double seconds = 0;
 };
 
@@ -60,13 +66,16 @@ struct Sam2MicroReport {
   int64_t parameters = 0;
   std::vector<double> stage1Loss, stage2Loss;  // averaged per 10 % of each stage
   Sam2MicroEval eval;
+  Sam2MicroEval absentEval;  // held-out clips with absent-object events (leave / occluding band)
 };
 
 Result<Sam2MicroReport> trainSam2Micro(const Sam2MicroTrainOptions& o, JobContext& job);
 // J and F (DAVIS) of a SAM 2.1 checkpoint on held-out synthetic videos (test split,
 // seeds 1,000,000 + i), each object visible on frame 0 tracked from one click.
+// absentEvents: the held-out clips get the training-time absent-object events (objects
+// leave the frame, an opaque band hides them; engine/torch/sam2_train.h SynthOptions, p 0.5).
 Result<Sam2MicroEval> evalSam2Micro(const std::string& weights, int videos, int frames, const std::string& device,
-                                    JobContext& job);
+                                    JobContext& job, bool absentEvents = false);
 // The committed model (<zoo>/sam2-micro/model.safetensors).
 std::string sam2MicroPath();
 

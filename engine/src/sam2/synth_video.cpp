@@ -46,9 +46,16 @@ struct ClipParams {
   float colour[kSynthObjects][3];
   float scale[kSynthObjects], dscale[kSynthObjects], angle[kSynthObjects], dangle[kSynthObjects];
   float cx[kSynthObjects], cy[kSynthObjects], vx[kSynthObjects], vy[kSynthObjects];
+  float turn[kSynthObjects];  // frame where the object turns back (leave-and-return); huge: never
+  // occluding band drawn over every object (SynthOptions::occluderProb)
+  bool band = false, bandVertical = false;
+  float bandPos = 0, bandVel = 0, bandHalf = 0, bandColour[3] = {0, 0, 0}, bandFreq = 0;
 };
 
-ClipParams drawParams(uint64_t seed, int64_t numSprites, int size) {
+// Position of object k at frame t (linear, or back along the same path after `turn`).
+double along(const ClipParams& p, int k, int t) { return t <= p.turn[k] ? t : 2.0 * p.turn[k] - t; }
+
+ClipParams drawParams(uint64_t seed, int64_t numSprites, int size, int frames, const SynthOptions& opt) {
   Rng r(seed);
   ClipParams p;
   const double hue0 = r.uni();
@@ -79,6 +86,41 @@ ClipParams drawParams(uint64_t seed, int64_t numSprites, int size) {
     const double vmax = r.uni() < 0.2 ? 8.0 : 3.0;  // a fifth of the objects are fast (they may leave)
     p.vx[k] = static_cast<float>(r.uni(-vmax, vmax) * px);
     p.vy[k] = static_cast<float>(r.uni(-vmax, vmax) * px);
+    p.turn[k] = 1e9f;
+  }
+  // Absent-object events (training): drawn after everything above, so with the options off
+  // a clip is what it always was. Leave: the object heads straight out of the frame, gone
+  // by frame te; half of them turn back and re-enter. Band: an opaque bar crossing the
+  // path of one object, hiding whatever passes behind it.
+  if (opt.leaveProb > 0 || opt.occluderProb > 0) {
+    for (int k = 0; k < kSynthObjects; ++k) {
+      const bool leave = r.uni() < opt.leaveProb && frames >= 4;
+      const double dir = r.uni(0, 2 * M_PI), te = std::floor(r.uni(2, std::max(2.0, frames - 1.5)));
+      const double back = r.uni() < 0.5 ? std::floor(r.uni(1, 3)) : -1;
+      if (!leave) continue;
+      const double dx = std::cos(dir), dy = std::sin(dir), margin = 0.75 * 28.0 * p.scale[k];
+      auto exitDist = [&](double c, double d) {  // distance along d until c leaves [-margin, size+margin]
+        if (std::abs(d) < 1e-6) return 1e9;
+        return d > 0 ? (size + margin - c) / d : (c + margin) / -d;
+      };
+      const double dist = std::min(exitDist(p.cx[k], dx), exitDist(p.cy[k], dy));
+      const double speed = dist / std::max(te, dist / (24.0 * px));  // at most 24 px per frame (at 128 px)
+      p.vx[k] = static_cast<float>(speed * dx);
+      p.vy[k] = static_cast<float>(speed * dy);
+      p.dscale[k] = 0;
+      if (back > 0) p.turn[k] = static_cast<float>(std::ceil(dist / speed) + back - 1);
+    }
+    p.band = r.uni() < opt.occluderProb;
+    const int k0 = static_cast<int>(r.below(kSynthObjects));
+    const double to = r.uni(1, std::max(1.0, frames - 1.0));
+    p.bandVertical = r.uni() < 0.5;
+    p.bandHalf = static_cast<float>(r.uni(0.12, 0.24) * size);
+    p.bandVel = static_cast<float>(r.uni(-1.5, 1.5) * px);
+    const double c = p.bandVertical ? p.cx[k0] + p.vx[k0] * along(p, k0, static_cast<int>(to))
+                                    : p.cy[k0] + p.vy[k0] * along(p, k0, static_cast<int>(to));
+    p.bandPos = static_cast<float>(c - p.bandVel * to);
+    hsv(r.uni(), r.uni(0.2, 0.8), r.uni(0.3, 0.9), p.bandColour);
+    p.bandFreq = static_cast<float>(r.uni(3, 10));
   }
   return p;
 }
@@ -91,12 +133,13 @@ Tensor synthSprites(const std::string& split) {
   return (d->images.squeeze(1) * kFmnistStd + kFmnistMean).clamp(0, 1).contiguous();
 }
 
-SynthBatch synthClips(const Tensor& sprites, const std::vector<uint64_t>& seeds, int T, int S, torch::Device dev) {
+SynthBatch synthClips(const Tensor& sprites, const std::vector<uint64_t>& seeds, int T, int S, torch::Device dev,
+                      const SynthOptions& sopt) {
   torch::NoGradGuard ng;
   const int64_t B = static_cast<int64_t>(seeds.size()), K = kSynthObjects;
   const int64_t N = sprites.size(0);
   std::vector<ClipParams> ps;
-  for (auto s : seeds) ps.push_back(drawParams(s, N, S));
+  for (auto s : seeds) ps.push_back(drawParams(s, N, S, T, sopt));
   // ---- background [B,T,3,S,S]
   auto opt = torch::TensorOptions().dtype(torch::kFloat32);
   std::vector<float> cols(B * 9), scal(B * 8), noise(B * 108);
@@ -118,7 +161,8 @@ SynthBatch synthClips(const Tensor& sprites, const std::vector<uint64_t>& seeds,
         // sprite = R(-a) (out - centre) * S / L, with L = 28 * scale the sprite's side in pixels.
         const double sc2 = p.scale[k] * std::exp(p.dscale[k] * t), a = p.angle[k] + p.dangle[k] * t;
         const double L = 28.0 * sc2, f = S / L;
-        const double cxn = 2.0 * (p.cx[k] + p.vx[k] * t) / S - 1, cyn = 2.0 * (p.cy[k] + p.vy[k] * t) / S - 1;
+        const double u = along(p, k, t);
+        const double cxn = 2.0 * (p.cx[k] + p.vx[k] * u) / S - 1, cyn = 2.0 * (p.cy[k] + p.vy[k] * u) / S - 1;
         const double m00 = f * std::cos(a), m01 = f * std::sin(a), m10 = -f * std::sin(a), m11 = f * std::cos(a);
         float* th = &theta[((b * T + t) * K + k) * 6];
         th[0] = static_cast<float>(m00);
@@ -169,8 +213,32 @@ SynthBatch synthClips(const Tensor& sprites, const std::vector<uint64_t>& seeds,
     auto a = alpha.select(2, k).unsqueeze(2);
     frame = frame * (1 - a) + layers.select(2, k) * a;
   }
+  // occluding bands (over every object): [B,T,1,S,S] coverage and colours
+  Tensor bandA;
+  bool anyBand = false;
+  for (const auto& p : ps) anyBand = anyBand || p.band;
+  if (anyBand) {
+    std::vector<float> bp(B * 7, 0.f);
+    for (int64_t b = 0; b < B; ++b) {
+      const auto& p = ps[b];
+      const float v[7] = {p.band ? 1.f : 0.f, p.bandVertical ? 1.f : 0.f, p.bandPos, p.bandVel, p.bandHalf, p.bandFreq, 0.f};
+      std::copy(v, v + 7, bp.begin() + b * 7);
+    }
+    auto Bp = torch::from_blob(bp.data(), {B, 7}, opt).clone().to(dev);
+    auto bpar = [&](int j) { return Bp.select(1, j).reshape({B, 1, 1, 1, 1}); };
+    auto coord = bpar(1) * (xx * S) + (1 - bpar(1)) * (yy * S);             // [B,1,1,S,S] pixels
+    auto centre = bpar(2) + bpar(3) * tt;                                   // [B,T,1,1,1]
+    bandA = ((coord - centre).abs() <= bpar(4)).to(torch::kFloat32) * bpar(0);  // [B,T,1,S,S]
+    std::vector<float> bc(B * 3);
+    for (int64_t b = 0; b < B; ++b)
+      for (int c = 0; c < 3; ++c) bc[b * 3 + c] = ps[b].bandColour[c];
+    auto Bc = torch::from_blob(bc.data(), {B, 1, 3, 1, 1}, opt).clone().to(dev);
+    auto other = bpar(1) * (yy * S) + (1 - bpar(1)) * (xx * S);             // along the band
+    auto bandRgb = Bc * (0.75 + 0.25 * torch::sin(other * bpar(5) * (2 * M_PI / S)));
+    frame = frame * (1 - bandA) + bandRgb * bandA;
+  }
   std::vector<Tensor> vis(K);
-  auto above = torch::zeros({B, T, S, S}, opt.device(dev));
+  auto above = bandA.defined() ? bandA.squeeze(2).expand({B, T, S, S}).contiguous() : torch::zeros({B, T, S, S}, opt.device(dev));
   for (int64_t k = K - 1; k >= 0; --k) {
     vis[k] = alpha.select(2, k) * (1 - above);
     above = torch::maximum(above, alpha.select(2, k));

@@ -132,13 +132,17 @@ Tensor focalDiceLoss(const Tensor& logits, const Tensor& tgt) {  // [B,M,S,S] ->
 }
 
 // One frame's loss; gt [B,S,S] 0/1. Returns the total; adds the parts to `parts`.
-Tensor frameLoss(const SamHeadsOut& o, const Tensor& gt, double* parts, double iouWeight = 1.0) {
+// Mask term: SAM's min over the candidates plus allWeight x their mean (normalised by
+// 1 + allWeight). With the min alone, nothing ties a candidate slot to a kind of mask on
+// these unambiguous objects: one arbitrary slot per input wins and the others stay empty,
+// so the IoU head has to guess the winner and learns only the mean (0.3); see MODEL_CARD.
+Tensor frameLoss(const SamHeadsOut& o, const Tensor& gt, double* parts, double iouWeight, double allWeight) {
   auto present = (gt.flatten(1).sum(1) > 0).to(torch::kFloat32);
   const auto& logits = o.highResMulti;
   auto tgt = gt.unsqueeze(1).expand_as(logits);
   auto lm = focalDiceLoss(logits, tgt);
   auto best = lm.detach().argmin(1, true);
-  auto maskL = lm.gather(1, best).squeeze(1);
+  auto maskL = (lm.gather(1, best).squeeze(1) + allWeight * lm.mean(1)) / (1 + allWeight);
   Tensor iouT;
   {
     torch::NoGradGuard ng;
@@ -182,31 +186,48 @@ Tensor pickTargets(const Tensor& masks, uint64_t seed, bool largest, std::vector
       .squeeze(2);
 }
 
-// Prompts on the frame-0 masks gt0 [B,S,S]: one random positive click, or a jittered box.
-std::pair<Tensor, Tensor> samplePrompts(const Tensor& gt0, bool box, uint64_t seed) {
+// Prompts on the frame-0 masks gt0 [B,S,S]. kind 0: one positive click (the deepest pixel
+// for a third of the clips, as the evaluation clicks, else a random pixel of the mask);
+// 1: a jittered box; 2: two points (a second positive, or a negative on the background).
+std::pair<Tensor, Tensor> samplePrompts(const Tensor& gt0, int kind, uint64_t seed) {
   const int64_t B = gt0.size(0), S = gt0.size(-1);
   auto cpu = gt0.to(torch::kCPU);
+  auto deep = deepestPixel(cpu);
   std::vector<float> xy;
   std::vector<int64_t> lab;
+  auto pickIn = [](const Tensor& nz, uint64_t r) {
+    auto p = nz[static_cast<int64_t>(r % static_cast<uint64_t>(nz.size(0)))];
+    return std::make_pair(p[1].item<float>(), p[0].item<float>());
+  };
   for (int64_t b = 0; b < B; ++b) {
     auto nz = torch::nonzero(cpu[b] > 0);  // [n,2] y,x
     const int64_t n = nz.size(0);
     uint64_t r = mix64(seed * 1315423911ull + b);
     if (n == 0) {  // no visible object (rare): a click in the centre / the whole frame
-      if (box) {
+      if (kind == 1) {
         xy.insert(xy.end(), {0.f, 0.f, float(S - 1), float(S - 1)});
         lab.insert(lab.end(), {2, 3});
       } else {
         xy.insert(xy.end(), {float(S / 2), float(S / 2)});
         lab.push_back(1);
+        if (kind == 2) xy.insert(xy.end(), {float(S / 2), float(S / 2)}), lab.push_back(1);
       }
       continue;
     }
-    if (!box) {
-      auto p = nz[static_cast<int64_t>(r % n)];
-      xy.push_back(p[1].item<float>());
-      xy.push_back(p[0].item<float>());
+    if (kind != 1) {
+      auto [x, y] = mix64(r ^ 0xD1CE) % 3 == 0 ? std::make_pair(deep[b][0].item<float>(), deep[b][1].item<float>())
+                                              : pickIn(nz, r);
+      xy.push_back(x);
+      xy.push_back(y);
       lab.push_back(1);
+      if (kind == 2) {
+        const bool neg = mix64(r ^ 0x2E6) % 2 == 0;
+        auto bgz = torch::nonzero(cpu[b] <= 0);
+        auto [x2, y2] = neg && bgz.size(0) > 0 ? pickIn(bgz, mix64(r + 17)) : pickIn(nz, mix64(r + 29));
+        xy.push_back(x2);
+        xy.push_back(y2);
+        lab.push_back(neg && bgz.size(0) > 0 ? 0 : 1);
+      }
     } else {
       auto mn = std::get<0>(nz.min(0)), mx = std::get<0>(nz.max(0));
       const float y0 = mn[0].item<float>(), x0 = mn[1].item<float>(), y1 = mx[0].item<float>(), x1 = mx[1].item<float>();
@@ -219,10 +240,19 @@ std::pair<Tensor, Tensor> samplePrompts(const Tensor& gt0, bool box, uint64_t se
       lab.push_back(3);
     }
   }
-  const int64_t P = box ? 2 : 1;
+  const int64_t P = kind == 0 ? 1 : 2;
   auto coords = torch::tensor(xy, torch::kFloat32).view({B, P, 2}).clamp(0, S - 1).to(gt0.device());
   auto labels = torch::tensor(lab, torch::kInt64).view({B, P}).to(gt0.device());
   return {coords, labels};
+}
+
+double pearson(const std::vector<double>& a, const std::vector<double>& b) {
+  if (a.size() < 2) return 0;
+  double ma = 0, mb = 0, cov = 0, va = 0, vb = 0;
+  for (size_t i = 0; i < a.size(); ++i) ma += a[i] / a.size(), mb += b[i] / a.size();
+  for (size_t i = 0; i < a.size(); ++i)
+    cov += (a[i] - ma) * (b[i] - mb), va += (a[i] - ma) * (a[i] - ma), vb += (b[i] - mb) * (b[i] - mb);
+  return va > 0 && vb > 0 ? cov / std::sqrt(va * vb) : 0;
 }
 
 std::string fmt(double v, int p = 4) {
@@ -239,7 +269,81 @@ std::shared_ptr<const Sam2Model> onDevice(const Sam2Model& m, torch::Device dev)
 
 }  // namespace
 
-Sam2MicroEval evaluateModel(const Sam2Model& m, int videos, int frames, torch::Device dev, JobContext& job) {
+HeadCheck checkHeads(const Sam2Model& m, const SynthBatch& b) {
+  torch::InferenceMode im;
+  const int64_t T = b.frames.size(1), S = b.frames.size(-1);
+  auto area = b.masks.select(1, 0).sum({2, 3}).to(torch::kCPU);
+  std::vector<int64_t> vid, obj;
+  for (int64_t i = 0; i < area.size(0); ++i)
+    for (int64_t k = 0; k < area.size(1); ++k)
+      if (area[i][k].item<float>() >= 30) vid.push_back(i), obj.push_back(k);
+  HeadCheck hc;
+  if (vid.empty()) return hc;
+  const int64_t N = static_cast<int64_t>(vid.size());
+  auto dev = b.frames.device();
+  auto vi = torch::tensor(vid, torch::kInt64).to(dev), ki = torch::tensor(obj, torch::kInt64).to(dev);
+  auto imgs = sam2Normalize(b.frames.index_select(0, vi).flatten(0, 1)).view({N, T, 3, S, S});
+  auto gt = b.masks.index_select(0, vi).gather(2, ki.view({N, 1, 1, 1, 1}).expand({N, T, 1, S, S})).squeeze(2);
+  auto coords = deepestPixel(gt.select(1, 0)).unsqueeze(1);
+  auto outs = trackClips(m, imgs, coords, torch::ones({N, 1}, torch::TensorOptions(dev).dtype(torch::kInt64)));
+  std::vector<double> pr, re;
+  double presentPos = 0;
+  int used = 0;
+  for (int64_t t = 0; t < T; ++t) {
+    auto g = gt.select(1, t) > 0.5;                                   // [N,S,S]
+    auto present = (g.flatten(1).sum(1) > 0).to(torch::kCPU);         // [N]
+    auto score = outs[t].objScore.squeeze(1).to(torch::kCPU);
+    auto pb = outs[t].highResMulti > 0;                               // [N,M,S,S]
+    auto gg = g.unsqueeze(1);
+    auto iou = ((pb & gg).sum({2, 3}).to(torch::kFloat32) / (pb | gg).sum({2, 3}).clamp_min(1).to(torch::kFloat32))
+                   .to(torch::kCPU);
+    auto ch = outs[t].highRes.select(1, 0) > 0;
+    auto chJ = ((ch & g).sum({1, 2}).to(torch::kFloat32) / (ch | g).sum({1, 2}).clamp_min(1).to(torch::kFloat32))
+                   .to(torch::kCPU);
+    auto pi = outs[t].ious.to(torch::kCPU);
+    for (int64_t n = 0; n < N; ++n) {
+      const bool p = present[n].item<bool>();
+      const float sc = score[n].item<float>();
+      if (!p) {
+        hc.absentFrames++;
+        hc.absentNegative += sc <= 0;
+        continue;
+      }
+      hc.presentFrames++;
+      presentPos += sc > 0;
+      if (sc > 0)
+        for (int64_t c = 0; c < iou.size(1); ++c) pr.push_back(pi[n][c].item<float>()), re.push_back(iou[n][c].item<float>());
+      if (t > 0) {
+        hc.chosenJ += chJ[n].item<float>();
+        hc.bestJ += iou[n].max().item<float>();
+        ++used;
+      }
+    }
+  }
+  hc.sequences = static_cast<int>(N);
+  if (used) hc.chosenJ /= used, hc.bestJ /= used;
+  if (hc.absentFrames) hc.absentNegative /= hc.absentFrames;
+  if (hc.presentFrames) hc.presentPositive = presentPos / hc.presentFrames;
+  if (!pr.empty()) {
+    double mp = 0, mr = 0, mae = 0;
+    for (size_t i = 0; i < pr.size(); ++i)
+      mp += pr[i] / pr.size(), mr += re[i] / pr.size(), mae += std::abs(pr[i] - re[i]) / pr.size();
+    hc.iouPearson = pearson(pr, re);
+    hc.iouMae = mae;
+    hc.meanPredIou = mp;
+    hc.meanRealIou = mr;
+  }
+  return hc;
+}
+
+Tensor sam2FrameLoss(const SamHeadsOut& o, const Tensor& gt, double* parts, double iouWeight, double allWeight) {
+  return frameLoss(o, gt, parts, iouWeight, allWeight);
+}
+
+Sam2MicroEval evaluateModel(const Sam2Model& m, int videos, int frames, torch::Device dev, JobContext& job,
+                            bool absentEvents) {
+  SynthOptions so;
+  if (absentEvents) so.leaveProb = so.occluderProb = 0.5;
   torch::InferenceMode im;
   const auto t0 = std::chrono::steady_clock::now();
   const int S = m.config().imageSize;
@@ -247,13 +351,14 @@ Sam2MicroEval evaluateModel(const Sam2Model& m, int videos, int frames, torch::D
   Sam2MicroEval ev;
   ev.videos = videos;
   ev.frames = frames;
-  double sj = 0, sf = 0, s0 = 0, absentOk = 0;
+  double sj = 0, sf = 0, s0 = 0, sb = 0, absentOk = 0;
+  std::vector<double> pred, real;
   const int chunk = 8;
   for (int v0 = 0; v0 < videos; v0 += chunk) {
     if (job.cancelled()) throw EngineError(Error::cancelled());
     std::vector<uint64_t> seeds;
     for (int v = v0; v < std::min(videos, v0 + chunk); ++v) seeds.push_back(kHeldOutSeed0 + v);
-    auto b = synthClips(sprites, seeds, frames, S, dev);
+    auto b = synthClips(sprites, seeds, frames, S, dev, so);
     // every object with at least 30 visible pixels on frame 0 is one sequence
     auto area = b.masks.select(1, 0).sum({2, 3}).to(torch::kCPU);
     std::vector<int64_t> vid, obj;
@@ -273,7 +378,17 @@ Sam2MicroEval evaluateModel(const Sam2Model& m, int videos, int frames, torch::D
     auto labels = torch::ones({N, 1}, torch::TensorOptions(dev).dtype(torch::kInt64));
     auto outs = trackClips(m, imgs, coords, labels);
     auto gtc = gt.to(torch::kCPU).to(torch::kUInt8).contiguous();
+    std::vector<Tensor> candIou(frames), predIou(frames), score(frames);
+    for (int t = 0; t < frames; ++t) {
+      auto pb = outs[t].highResMulti > 0;
+      auto g = (gt.select(1, t) > 0.5).unsqueeze(1);
+      candIou[t] = ((pb & g).sum({2, 3}).to(torch::kFloat32) / (pb | g).sum({2, 3}).clamp_min(1).to(torch::kFloat32))
+                       .to(torch::kCPU);
+      predIou[t] = outs[t].ious.to(torch::kCPU, torch::kFloat32);
+      score[t] = outs[t].objScore.to(torch::kCPU, torch::kFloat32);
+    }
     for (int64_t n = 0; n < N; ++n) {
+      double bj = 0;
       double js = 0, fs = 0;
       for (int t = 0; t < frames; ++t) {
         auto pr = (outs[t].highRes[n][0] > 0).to(torch::kCPU).to(torch::kUInt8).contiguous();
@@ -281,14 +396,18 @@ Sam2MicroEval evaluateModel(const Sam2Model& m, int videos, int frames, torch::D
         auto g = gtc[n][t];
         BinaryMask G{S, S, std::vector<uint8_t>(g.data_ptr<uint8_t>(), g.data_ptr<uint8_t>() + S * S)};
         const double j = regionSimilarityJ(P, G);
+        bool empty = true;
+        for (auto x : G.data) empty = empty && x == 0;
+        if (!empty && score[t][n][0].item<float>() > 0)
+          for (int64_t c = 0; c < candIou[t].size(1); ++c)
+            pred.push_back(predIou[t][n][c].item<float>()), real.push_back(candIou[t][n][c].item<float>());
         if (t == 0) {
           s0 += j;
           continue;
         }
         js += j;
         fs += boundaryF(P, G);
-        bool empty = true;
-        for (auto x : G.data) empty = empty && x == 0;
+        bj += empty ? j : candIou[t][n].max().item<float>();
         if (empty) {
           ev.absentFrames++;
           absentOk += outs[t].objScore[n][0].item<float>() <= 0 ? 1 : 0;
@@ -297,6 +416,7 @@ Sam2MicroEval evaluateModel(const Sam2Model& m, int videos, int frames, torch::D
       const int used = std::max(1, frames - 1);
       sj += js / used;
       sf += fs / used;
+      sb += bj / used;
       ev.sequences++;
     }
     job.progress(double(std::min(videos, v0 + chunk)) / videos, "evaluating on held-out videos");
@@ -305,7 +425,9 @@ Sam2MicroEval evaluateModel(const Sam2Model& m, int videos, int frames, torch::D
     ev.J = sj / ev.sequences;
     ev.F = sf / ev.sequences;
     ev.frame0J = s0 / ev.sequences;
+    ev.bestJ = sb / ev.sequences;
   }
+  ev.iouPearson = pearson(pred, real);
   ev.JF = (ev.J + ev.F) / 2;
   ev.absentAccuracy = ev.absentFrames ? absentOk / ev.absentFrames : 1.0;
   ev.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -322,7 +444,7 @@ using namespace detail::sam2;
 std::string sam2MicroPath() { return (fs::path(zooDirectory()) / "sam2-micro" / "model.safetensors").string(); }
 
 Result<Sam2MicroEval> evalSam2Micro(const std::string& weights, int videos, int frames, const std::string& device,
-                                    JobContext& job) {
+                                    JobContext& job, bool absentEvents) {
   if (videos < 1 || frames < 2) return Error::badArgument("eval: need at least 1 video and 2 frames");
   try {
     torch::Device dev(device == "cuda" ? torch::kCUDA : torch::kCPU);
@@ -334,7 +456,7 @@ Result<Sam2MicroEval> evalSam2Micro(const std::string& weights, int videos, int 
       m = Sam2Model::load(weights, "auto");
       if (dev.is_cuda()) m = onDevice(*m, dev);
     }
-    return evaluateModel(*m, videos, frames, dev, job);
+    return evaluateModel(*m, videos, frames, dev, job, absentEvents);
   } catch (const EngineError& e) {
     return e.error;
   } catch (const std::exception& e) {
@@ -373,11 +495,16 @@ std::string card(const Sam2MicroTrainOptions& o, const Sam2MicroReport& r, const
     << "| Training | AdamW lr " << o.lr << " (warm-up 100 steps, cosine to 5 % over the run; a resumed run "
     << "restarts warm-up and schedule), weight decay " << o.weightDecay
     << ", gradient norm clipped at 1; stage 1 (" << int(o.stage1Fraction * 100) << " % of the run): " << o.batchFrames
-    << " single frames per step, one random positive click (multimask, loss on the best of 3) or a jittered "
-    << "box (" << int(o.boxFraction * 100) << " % of steps); stage 2: " << o.batchClips << " clips of " << o.clipFrames
-    << " frames per step, prompt on frame 0 then the official propagation with memory, loss on every frame. "
-    << "Loss per frame: 20 x focal + dice (best candidate), IoU-prediction MSE (all candidates), object-score "
-    << "BCE (target: the object is visible); mask terms only where the object is visible. " << r.steps
+    << " single frames per step, one positive click (multimask output; the deepest pixel for a third of the "
+    << "clips, else a random pixel of the object), a jittered box (" << int(o.boxFraction * 100)
+    << " % of steps) or two points (" << int(o.pointsFraction * 100) << " %; box and two points train the "
+    << "single-mask slot); stage 2: " << o.batchClips << " clips of " << o.clipFrames
+    << " frames per step, prompt on frame 0 then the official propagation with memory, loss on every frame; "
+    << "training clips add absent-object events (each object leaves the frame with p " << o.leaveProb
+    << ", half of them return; an opaque band crosses an object's path in " << int(o.occluderProb * 100)
+    << " % of clips). Loss per frame: 20 x focal + dice on the best candidate plus " << o.allMaskWeight
+    << " x its mean over the candidates (normalised), IoU-prediction MSE (all candidates), object-score BCE "
+    << "(target: the object is visible); mask and IoU terms only where the object is visible. " << r.steps
     << " steps, seed " << o.seed << " |\n"
     << "| Command | `" << o.command << "` |\n"
     << "| Time / hardware | " << detail::sam2::fmt(r.seconds, 0) << " s on " << deviceName
@@ -396,10 +523,18 @@ std::string card(const Sam2MicroTrainOptions& o, const Sam2MicroReport& r, const
     << "| **J&F** | **" << detail::sam2::fmt(r.eval.JF, 3) << "** (J " << detail::sam2::fmt(r.eval.J, 3) << ", F "
     << detail::sam2::fmt(r.eval.F, 3) << ") |\n"
     << "| J on the prompted frame | " << detail::sam2::fmt(r.eval.frame0J, 3) << " |\n"
+    << "| J of the best of the candidates (what a perfect IoU head would give) | " << detail::sam2::fmt(r.eval.bestJ, 3)
+    << " |\n"
+    << "| IoU head: Pearson r of predicted vs real IoU of its candidates | " << detail::sam2::fmt(r.eval.iouPearson, 3)
+    << " |\n"
     << "| Frames where the object is fully hidden or gone | " << r.eval.absentFrames << ", object score <= 0 on "
     << detail::sam2::fmt(r.eval.absentAccuracy * 100, 1) << " % of them |\n"
     << "| Reproduce | `cstudio eval-sam2 resources/zoo/sam2-micro/model.safetensors --videos " << r.eval.videos
-    << " --frames " << r.eval.frames << "` |\n";
+    << " --frames " << r.eval.frames << "` |\n"
+    << "| Held-out clips with absent-object events (leave p 0.5, band p 0.5) | " << r.absentEval.videos
+    << " videos, " << r.absentEval.sequences << " sequences: J&F " << detail::sam2::fmt(r.absentEval.JF, 3) << "; "
+    << r.absentEval.absentFrames << " absent frames, object score <= 0 on "
+    << detail::sam2::fmt(r.absentEval.absentAccuracy * 100, 1) << " % (`--absent-events`) |\n";
   return c.str();
 }
 }  // namespace
@@ -471,19 +606,27 @@ Result<Sam2MicroReport> trainSam2Micro(const Sam2MicroTrainOptions& o, JobContex
       for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
       const bool stage1 = p < o.stage1Fraction;
       const uint64_t base = mix64(o.seed * 0x100000001B3ull + static_cast<uint64_t>(step));
-      const bool box = double(mix64(base ^ 0xB0C5) % 1000) < o.boxFraction * 1000;
+      const double u = double(mix64(base ^ 0xB0C5) % 1000) / 1000;
+      const int kind = u < o.boxFraction ? 1 : u < o.boxFraction + o.pointsFraction ? 2 : 0;
       const int B = stage1 ? o.batchFrames : o.batchClips, T = stage1 ? 1 : o.clipFrames;
       std::vector<uint64_t> seeds;
       for (int i = 0; i < B; ++i) seeds.push_back(mix64(base + static_cast<uint64_t>(i) * 7919));
-      auto batch = synthClips(sprites, seeds, T, S, dev);
+      SynthOptions so;
+      so.leaveProb = o.leaveProb;
+      so.occluderProb = o.occluderProb;
+      auto batch = synthClips(sprites, seeds, T, S, dev, so);
       auto gt = pickTargets(batch.masks, base, false);  // [B,T,S,S]
-      auto [coords, labels] = samplePrompts(gt.select(1, 0), box, base);
+      auto [coords, labels] = samplePrompts(gt.select(1, 0), kind, base);
       auto imgs = sam2Normalize(batch.frames.flatten(0, 1)).view({B, T, 3, S, S});
-      auto outs = trackClips(model, imgs, coords, labels);
+      std::vector<SamHeadsOut> outs;
+      {
+        Sam2TrainingMode trainingMode;
+        outs = trackClips(model, imgs, coords, labels);
+      }
       double parts[3] = {0, 0, 0};
       Tensor loss;
       for (int t = 0; t < T; ++t) {
-        auto l = frameLoss(outs[t], gt.select(1, t), parts, o.iouWeight);
+        auto l = frameLoss(outs[t], gt.select(1, t), parts, o.iouWeight, o.allMaskWeight);
         loss = loss.defined() ? loss + l : l;
       }
       loss = loss / T;
@@ -527,7 +670,8 @@ Result<Sam2MicroReport> trainSam2Micro(const Sam2MicroTrainOptions& o, JobContex
     auto saved = Sam2Model::load(rep.weightsPath, "auto");
     if (dev.is_cuda()) saved = onDevice(*saved, dev);
     auto sub = job.sub(0.99, 1.0);
-    rep.eval = evaluateModel(*saved, o.evalVideos, o.evalFrames, dev, sub);
+    rep.eval = evaluateModel(*saved, o.evalVideos, o.evalFrames, dev, sub, false);
+    rep.absentEval = evaluateModel(*saved, std::max(1, o.evalVideos / 2), o.evalFrames, dev, sub, true);
     const double mb = double(fs::file_size(rep.weightsPath)) / 1e6;
     std::string devName = dev.is_cuda() ? "the GPU machine (CUDA LibTorch, CS_MINIMAL build)" : "CPU";
     rep.cardPath = (fs::path(dir) / "MODEL_CARD.md").string();

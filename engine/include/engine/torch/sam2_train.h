@@ -19,6 +19,17 @@ namespace cs::detail::sam2 {
 
 Sam2Config sam2MicroConfig();  // the "micro" size (sam2_config.cpp)
 
+// Training mode of the SAM heads on this thread (defined in sam2_model.cpp): a single-mask
+// output (two or more points, a box) is the single-mask slot itself, as in the official
+// decoder while training, instead of the inference-time stability switch, which would never
+// hand an untrained slot 0 any gradient.
+extern thread_local bool tSam2Training;
+struct Sam2TrainingMode {
+  bool prev;
+  Sam2TrainingMode() : prev(tSam2Training) { tSam2Training = true; }
+  ~Sam2TrainingMode() { tSam2Training = prev; }
+};
+
 constexpr int kSynthObjects = 3;        // objects per clip (drawn in index order, last on top)
 constexpr int kSynthSize = 128;         // default frame side in pixels (sam2-micro's input)
 constexpr uint64_t kHeldOutSeed0 = 1000000;  // held-out videos: test split, seeds 1e6, 1e6+1, ...
@@ -31,12 +42,20 @@ struct SynthBatch {
   torch::Tensor background;  // [B,T,3,S,S]
 };
 
+// Absent-object events for training clips (both off by default: held-out clips never
+// change). leaveProb: per object, it heads straight out of the frame (gone within the clip;
+// half of them come back); occluderProb: per clip, an opaque band crosses one object's path
+// and hides what passes behind it. Masks stay exact (a hidden object has an empty mask).
+struct SynthOptions {
+  double leaveProb = 0, occluderProb = 0;
+};
+
 // Fashion-MNIST images of a split ("train" or "test") as sprites [N,28,28] in [0,1].
 // Throws EngineError naming the missing file ($CSTUDIO_FMNIST or the Debian dataset).
 torch::Tensor synthSprites(const std::string& split);
 // One clip per seed, `frames` frames of side `size`, computed on `dev`.
 SynthBatch synthClips(const torch::Tensor& sprites, const std::vector<uint64_t>& seeds, int frames, int size,
-                      torch::Device dev);
+                      torch::Device dev, const SynthOptions& options = {});
 
 // ImageNet normalisation used by the SAM 2 predictor: [N,3,S,S] in [0,1] -> model input.
 torch::Tensor sam2Normalize(const torch::Tensor& rgb01);
@@ -49,5 +68,24 @@ torch::Tensor deepestPixel(const torch::Tensor& masks);
 // SAM-head outputs of every frame (graph kept when grad mode is on).
 std::vector<SamHeadsOut> trackClips(const Sam2Model& m, const torch::Tensor& images /*[B,T,3,S,S] normalised*/,
                                     const torch::Tensor& coords, const torch::Tensor& labels);
+
+// How well the heads that pick and gate the mask work, on clips tracked from one click on
+// the deepest pixel of an object (every object with >= 30 px on frame 0): per frame where
+// the object is visible and gated in, the IoU head's prediction vs the real IoU of each of
+// its candidates (Pearson over all such pairs, mean absolute error), J of the chosen mask vs
+// the best candidate, and the object score on frames where the object is fully hidden/gone.
+struct HeadCheck {
+  int sequences = 0, presentFrames = 0, absentFrames = 0;
+  double iouPearson = 0, iouMae = 0, meanPredIou = 0, meanRealIou = 0;
+  double chosenJ = 0, bestJ = 0;              // over present frames 1..T-1
+  double absentNegative = 0;                  // fraction of absent frames with object score <= 0
+  double presentPositive = 0;                 // fraction of present frames with object score > 0
+};
+HeadCheck checkHeads(const Sam2Model& m, const SynthBatch& clips);
+
+// The training loss of one tracked frame (gt [B,S,S] 0/1): 20 x focal + dice on the best
+// candidate plus allWeight x its mean over the candidates, IoU MSE on every candidate, object-score BCE; parts (if given) += mask, iou, obj.
+torch::Tensor sam2FrameLoss(const SamHeadsOut& o, const torch::Tensor& gt, double* parts, double iouWeight = 1.0,
+                            double allWeight = 1.0);
 
 }  // namespace cs::detail::sam2
