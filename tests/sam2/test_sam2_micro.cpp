@@ -69,6 +69,86 @@ class TestSam2Micro : public QObject {
       }
   }
 
+  void absentObjectEventsKeepMasksExact() {
+    if (!haveFmnist()) QSKIP("Fashion-MNIST absent");
+    torch::NoGradGuard ng;
+    auto sprites = S2::synthSprites("test");
+    std::vector<uint64_t> seeds;
+    for (int i = 0; i < 12; ++i) seeds.push_back(S2::kHeldOutSeed0 + 500 + i);
+    S2::SynthOptions none, all;
+    all.leaveProb = 1;
+    all.occluderProb = 1;
+    auto plain = S2::synthClips(sprites, seeds, 8, 128, torch::kCPU);
+    auto same = S2::synthClips(sprites, seeds, 8, 128, torch::kCPU, none);
+    QVERIFY(torch::equal(plain.frames, same.frames));  // options off: the clips as they always were
+    auto a = S2::synthClips(sprites, seeds, 8, 128, torch::kCPU, all);
+    QVERIFY(!torch::equal(a.frames, plain.frames));
+    QVERIFY(torch::equal(a.masks, (a.masks > 0.5).to(torch::kFloat32)));
+    QVERIFY(a.masks.sum(2).max().item<float>() <= 1);
+    QVERIFY(torch::equal(a.masks * a.alpha, a.masks));  // visible parts lie inside the silhouettes
+    for (int k = 0; k < S2::kSynthObjects; ++k) {       // visible pixels show the object's own colours
+      auto vis = a.masks.select(2, k).unsqueeze(2) > 0.5;
+      auto diff = (a.frames - a.layers.select(2, k)).abs();
+      QVERIFY(torch::where(vis, diff, torch::zeros_like(diff)).max().item<float>() < 1e-6);
+    }
+    // objects visible on frame 0 vanish later (left the frame or hidden by the band), and
+    // some of them come back
+    auto area = a.masks.sum({3, 4});  // [B,T,K]
+    int visible0 = 0, vanish = 0, back = 0;
+    for (int64_t b = 0; b < area.size(0); ++b)
+      for (int64_t k = 0; k < area.size(2); ++k) {
+        if (area[b][0][k].item<float>() < 30) continue;
+        ++visible0;
+        int gone = -1;
+        for (int64_t t = 1; t < area.size(1); ++t) {
+          if (area[b][t][k].item<float>() == 0 && gone < 0) gone = static_cast<int>(t);
+          if (gone > 0 && area[b][t][k].item<float>() > 30) {
+            ++back;
+            break;
+          }
+        }
+        vanish += gone > 0;
+      }
+    qInfo("absent events: %d of %d objects visible on frame 0 vanish, %d come back", vanish, visible0, back);
+    QVERIFY(vanish * 2 >= visible0);
+    QVERIFY(back >= 1);
+  }
+
+  // The loss (see train_sam2.cpp): SAM's min over candidates alone trains one arbitrary slot
+  // per input; with allWeight > 0 every candidate gets a gradient. The IoU target is the
+  // real IoU of each candidate; absent objects give only the object-score term.
+  void lossTrainsEveryCandidateAndTargetsRealIou() {
+    const int64_t S = 16;
+    auto gt = torch::zeros({2, S, S});
+    gt[0].slice(0, 4, 12).slice(1, 4, 12).fill_(1);  // sample 1: object absent
+    auto cand = torch::full({2, 3, S, S}, -10.f);
+    cand[0][0].copy_(gt[0] * 20 - 10);                         // exact
+    cand[0][2].slice(0, 4, 12).slice(1, 4, 8).fill_(10);       // half: IoU 0.5
+    auto run = [&](double allWeight, double& iouPart, torch::Tensor& gMask, torch::Tensor& gScore) {
+      S2::SamHeadsOut o;
+      o.highResMulti = cand.clone().requires_grad_(true);
+      o.ious = torch::tensor({1.f, 0.f, 0.5f, 0.3f, 0.3f, 0.3f}).view({2, 3}).requires_grad_(true);
+      o.objScore = torch::tensor({4.f, 4.f}).view({2, 1}).requires_grad_(true);
+      double parts[3] = {0, 0, 0};
+      S2::sam2FrameLoss(o, gt, parts, 1.0, allWeight).backward();
+      iouPart = parts[1];
+      gMask = o.highResMulti.grad().abs().sum({2, 3});
+      gScore = o.objScore.grad().flatten();
+    };
+    double iou0, iou1;
+    torch::Tensor g0, g1, s0, s1;
+    run(0.0, iou0, g0, s0);
+    run(1.0, iou1, g1, s1);
+    QVERIFY2(iou0 < 1e-10, qPrintable(QString("IoU term %1 with exact predictions").arg(iou0)));
+    QVERIFY(g0[0][0].item<float>() > 0);
+    QCOMPARE(g0[0][1].item<float>(), 0.f);  // min only: the other candidates get nothing
+    QCOMPARE(g0[0][2].item<float>(), 0.f);
+    QVERIFY(g1[0][1].item<float>() > 0 && g1[0][2].item<float>() > 0);  // every candidate is trained
+    QCOMPARE(g1[1].sum().item<float>(), 0.f);  // absent object: no mask gradient ...
+    QVERIFY(s1[1].item<float>() > 0);          // ... and the score is pushed down
+    QVERIFY(s1[0].item<float>() < 0);          // present object: pushed up
+  }
+
   void committedModelOpensAndTracksHeldOutClip() {
     if (!haveFmnist()) QSKIP("Fashion-MNIST absent");
     const auto path = sam2MicroPath();
