@@ -203,8 +203,8 @@ Result<QuantizeResult> quantizeLm(const Model& model, const Recipe& recipe0, con
 Result<QuantizeResult> quantizePtqLm(const Model& model, const Recipe& recipe, const QuantizeOptions& opts,
                                      JobContext& job) {
   LmQuantOptions o;
-  // Perplexity is always reported; without --eval on the first 64 KB of the evaluation text.
-  if (!opts.evaluate) o.evalMaxBytes = 65536;
+  // Perplexity is always reported; without --eval on the first 16 KB of the evaluation text.
+  if (!opts.evaluate) o.evalMaxBytes = 16384;
   return quantizeLm(model, recipe, o, job);
 }
 

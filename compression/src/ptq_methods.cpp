@@ -131,6 +131,8 @@ MethodInfo repquantInfo() {
                       "Weight of the AdaRound regularizer (beta annealed 20 -> 2 after a 20 % warm-up)."});
   m.params.push_back({"recon_act_step", "Learn activation steps", T::Bool, 0, 0, 0, {}, true,
                       "Also learn each layer's input step (LSQ) during reconstruction."});
+  m.params.push_back({"recon_device", "Reconstruction device", T::Choice, 0, 0, 0, {"cpu", "cuda"}, "cpu",
+                      "Where the reconstruction's Adam loop runs (same algorithm; cuda needs a CUDA LibTorch)."});
   m.presets = presets();
   return m;
 }
@@ -185,6 +187,7 @@ Result<QuantizeResult> quantizePtq(const Model& model, const Recipe& recipe, con
       cfg.recon.lambda = P["recon_lambda"].get<double>();
       cfg.recon.learnActStep = P["recon_act_step"].get<bool>() && cfg.abits > 0;
       cfg.recon.seed = uint64_t(recipe.calibSeed);
+      cfg.recon.device = P["recon_device"].get<std::string>();
     } else {  // repq-vit
       cfg.aSearch = RangeSearch::PercentileMse;
       const std::string rp = P["reparam"].get<std::string>();

@@ -119,8 +119,9 @@ void reconstructLayers(PtqOutcome& out, const torch::Tensor& inputs, const Recon
     auto xFp = layerInputOf(*fp, inputs, name);
     auto xQ = layerInputOf(*out.variant, inputs, name);
     if (!xFp.defined() || !xQ.defined()) continue;
-    torch::Tensor bias;
+    torch::Tensor bias, biasDev;
     if (vit) bias = vit->param(name + ".bias").detach().clone();
+    if (bias.defined()) biasDev = bias.to(torch::Device(cfg.device));
     const auto& wFp = out.fpWeights.at(name);
     torch::Tensor target;
     {
@@ -136,7 +137,7 @@ void reconstructLayers(PtqOutcome& out, const torch::Tensor& inputs, const Recon
     }
     const bool hasAct = !acts.empty();
     ReconForward f = [&](const ReconState& s, const torch::Tensor& x) {
-      return layerForward(hasAct ? s.act(0, x) : x, s.weight(0), bias);
+      return layerForward(hasAct ? s.act(0, x) : x, s.weight(0), biasDev);
     };
     ReconConfig c = cfg;
     c.seed = cfg.seed + li;

@@ -55,20 +55,27 @@ struct ReconEngine {
     // Training needs autograd even when the caller runs under InferenceMode/NoGradGuard.
     c10::InferenceMode notInference(false);
     torch::AutoGradMode grad(true);
+    const torch::Device dev(cfg.device);
+    if (dev.is_cuda() && !torch::cuda::is_available())
+      throw std::invalid_argument("reconstruct: device '" + cfg.device + "' requested but CUDA is not available");
+    if (dev.is_cuda()) at::globalContext().setAllowTF32CuDNN(false);  // fp32 convolutions, as on the CPU
     ReconOutcome res;
     ReconState st;
     std::vector<torch::Tensor> alpha0;
     int64_t nWeights = 0;
     for (auto& rw : weights) {
-      auto w = rw.w.detach().to(torch::kFloat);
-      auto s = along(rw.q.scale.detach().to(torch::kFloat), w, rw.q.axis);
-      auto z = along(rw.q.zero.detach().to(torch::kFloat), w, rw.q.axis);
+      auto w = rw.w.detach().to(dev, torch::kFloat);
+      auto s = along(rw.q.scale.detach().to(dev, torch::kFloat), w, rw.q.axis);
+      auto z = along(rw.q.zero.detach().to(dev, torch::kFloat), w, rw.q.axis);
       st.wFloor.push_back(torch::floor(w / s).clone());
       st.wScale.push_back(s.clone());
       st.wZero.push_back(z.clone());
       st.wMin.push_back(rw.q.qmin());
       st.wMax.push_back(rw.q.qmax());
-      auto a = adaRoundInit(w, rw.q);
+      UniformQuantizer qd = rw.q;
+      qd.scale = rw.q.scale.to(dev);
+      qd.zero = rw.q.zero.to(dev);
+      auto a = adaRoundInit(w, qd);
       alpha0.push_back(a.clone());
       st.alpha.push_back(a.clone().requires_grad_(true));
       nWeights += w.numel();
@@ -77,9 +84,9 @@ struct ReconEngine {
     // one relative learning rate fits every quantizer.
     std::vector<torch::Tensor> s0, u;
     for (auto& q : acts) {
-      s0.push_back(q.scale.detach().to(torch::kFloat).clone());
+      s0.push_back(q.scale.detach().to(dev, torch::kFloat).clone());
       u.push_back(torch::ones_like(s0.back()).requires_grad_(cfg.learnActStep));
-      st.aZero.push_back(q.zero.detach().to(torch::kFloat).clone());
+      st.aZero.push_back(q.zero.detach().to(dev, torch::kFloat).clone());
       st.aMin.push_back(q.qmin());
       st.aMax.push_back(q.qmax());
     }
@@ -90,8 +97,8 @@ struct ReconEngine {
 
     // Copies made here are ordinary tensors even when the caches were captured under
     // InferenceMode (inference tensors cannot be saved for backward).
-    auto x = x0.detach().to(torch::kFloat).clone();
-    auto y = y0.detach().to(torch::kFloat).clone();
+    auto x = x0.detach().to(dev, torch::kFloat).clone();
+    auto y = y0.detach().to(dev, torch::kFloat).clone();
     const double yPow = std::max(1e-12, y.pow(2).mean().item<double>());
     auto fullMse = [&](bool hard) {
       torch::NoGradGuard ng;
@@ -128,7 +135,7 @@ struct ReconEngine {
       torch::Tensor xb = x, yb = y;
       if (bs < n) {
         for (int64_t i = 0; i < bs; ++i) std::swap(perm[i], perm[i + int64_t(rng() % uint64_t(n - i))]);
-        auto idx = torch::from_blob(perm.data(), {bs}, torch::kLong).clone();
+        auto idx = torch::from_blob(perm.data(), {bs}, torch::kLong).to(dev);
         xb = x.index_select(0, idx);
         yb = y.index_select(0, idx);
       }
@@ -182,10 +189,11 @@ struct ReconEngine {
     torch::NoGradGuard ng;
     st.hard = true;
     setSteps();
-    for (size_t i = 0; i < weights.size(); ++i) res.weights.push_back(st.weight(i).detach().reshape(weights[i].w.sizes()));
+    for (size_t i = 0; i < weights.size(); ++i)
+      res.weights.push_back(st.weight(i).detach().reshape(weights[i].w.sizes()).to(weights[i].w.device()));
     for (size_t i = 0; i < acts.size(); ++i) {
       UniformQuantizer q = acts[i];
-      q.scale = st.aScale[i].detach().clone();
+      q.scale = st.aScale[i].detach().to(acts[i].scale.device()).clone();
       res.acts.push_back(q);
     }
     if (job) job->progress(1.0, "reconstructed");

@@ -1,7 +1,9 @@
 // Quantizer building blocks (log2/log-sqrt2 with underflow and parity split, per-group,
 // per-token, range searches, straight-through gradients) and the RepQ-ViT fold on the
-// native ViT: FP identity before quantization, code-exactness of the integer fold, and
-// the registered methods through the quantize() facade.
+// native ViT: FP identity before quantization, code-exactness of the integer fold, the
+// Q/K/V matmul-operand taps, RepQuant's learned dual clipping (better than the
+// percentile-MSE start, still an exact fold), and the registered methods through the
+// quantize() facade.
 #include <torch/torch.h>
 
 #include <QtTest/QtTest>
@@ -201,8 +203,136 @@ class TestPtq : public QObject {
     QVERIFY(agreeFrac >= 0.8);
   }
 
+  void matmulOperandTapsAndQuantizers() {
+    auto src = vitOf(model);
+    const int depth = src->config().depth, heads = src->config().heads, dim = src->config().dim;
+    std::map<std::string, std::vector<int64_t>> seen;
+    TapObserver obs = [&](const std::string& p, TapKind k, const torch::Tensor& x) {
+      if (k == TapKind::LayerOutput && p.find(".attn.") != std::string::npos) seen[p] = x.sizes().vec();
+      return x;
+    };
+    auto x = images.slice(0, 0, 4);
+    auto ref = logits(*src, x);
+    {
+      torch::InferenceMode g;
+      QVERIFY(torch::equal(src->run(x, &obs), ref));  // observing changes nothing
+    }
+    QCOMPARE(int(seen.size()), 3 * depth);
+    const std::vector<int64_t> shape{4, heads, src->config().tokens(), dim / heads};
+    QCOMPARE(seen["blocks.0.attn.q"], shape);
+    QCOMPARE(seen["blocks.0.attn.v"], shape);
+    auto copy = src->clone();
+    copy->inputTransforms["blocks.1.attn.k"] = [](const torch::Tensor& t) { return t * 0; };
+    QVERIFY(!torch::allclose(logits(*copy, x), ref));
+    // Every PTQ method quantizes the operands; softmax log-sqrt2 as log2 + parity gives the same model.
+    PtqConfig cfg;
+    cfg.abits = 4;
+    cfg.quantWeights = false;
+    cfg.aSearch = RangeSearch::PercentileMse;
+    cfg.softmax = PtqConfig::Softmax::LogSqrt2;
+    auto a = runPtq(*src, images.slice(0, 0, 16), cfg);
+    QCOMPARE(int(a.operandQuantizers.size()), 3 * depth);
+    QCOMPARE(a.operandQuantizers.at("blocks.2.attn.q").bits, 4);
+    cfg.log2Split = true;
+    auto b = runPtq(*src, images.slice(0, 0, 16), cfg);
+    QVERIFY(torch::allclose(logits(*a.variant, images), logits(*b.variant, images), 1e-5, 1e-6));
+    cfg.quantMatmulOperands = false;
+    auto c = runPtq(*src, images.slice(0, 0, 16), cfg);
+    QVERIFY(c.operandQuantizers.empty());
+    QVERIFY(!torch::allclose(logits(*a.variant, images), logits(*c.variant, images)));
+  }
+
+  // RepQuant's learned dual clipping (W4A4, a tiny calibration set) lowers the error that
+  // post-LN quantization causes at each consumer's output below RepQ-ViT's
+  // percentile-MSE initialization, on the same data; folding the learned quantizers is
+  // still an identity in FP and code-exact with an integer zero point.
+  void dualClippingBeatsPercentileMseAndFoldsExactly() {
+    auto src = vitOf(model);
+    auto calib = images.slice(0, 0, 8);
+    auto copy = std::dynamic_pointer_cast<VitModel>(src->clone());
+    std::vector<NormFold> folds;
+    double sumBefore = 0, sumAfter = 0, actBefore = 0, actAfter = 0;
+    for (auto& [norm, consumer] : vitNormConsumers(*copy)) {
+      auto X = layerInput(*src, calib, consumer).clone();
+      auto W = std::const_pointer_cast<VitModel>(src)->param(consumer + ".weight").clone();
+      auto pc = searchUniform(X, 4, false, 1, RangeSearch::PercentileMse);
+      auto dc = learnDualClipping(X, W, pc, 150, 0.01);
+      pc.axis = -1;
+      // Independent check of the reported losses (consumer output, FP weights).
+      auto outErr = [&](const UniformQuantizer& q) {
+        return (torch::matmul(fakeQuant(X, q) - X, W.t())).pow(2).mean().item<double>();
+      };
+      auto actErr = [&](const UniformQuantizer& q) { return (fakeQuant(X, q) - X).pow(2).mean().item<double>(); };
+      const double e0 = outErr(pc), e1 = outErr(dc.q);
+      QVERIFY(std::abs(e0 - dc.lossBefore) <= 1e-3 * e0);
+      QVERIFY(std::abs(e1 - dc.lossAfter) <= 1e-3 * e1 + 1e-12);
+      QVERIFY2(e1 < e0, qPrintable(QString("%1: %2 !< %3").arg(consumer.c_str()).arg(e1).arg(e0)));
+      QVERIFY((dc.q.zero >= 0).all().item<bool>() && (dc.q.zero <= 15).all().item<bool>());
+      sumBefore += e0, sumAfter += e1, actBefore += actErr(pc), actAfter += actErr(dc.q);
+      folds.push_back(foldNorm(*copy, norm, consumer, dc.q, true));
+    }
+    qInfo("dual clipping (W4A4 post-LN, 8 images): consumer-output MSE summed over %d folds %.4g -> %.4g (%.1f %%); "
+          "post-LN activation MSE %.4g -> %.4g",
+          int(folds.size()), sumBefore, sumAfter, 100.0 * (sumAfter / sumBefore - 1), actBefore, actAfter);
+    QVERIFY(sumAfter < 0.97 * sumBefore);
+    auto a = logits(*src, images), b = logits(*copy, images);
+    const double rel = ((a - b).abs().max() / a.abs().max()).item<double>();
+    qInfo("FP identity after folding the learned quantizers: max relative logit difference %.3g", rel);
+    QVERIFY(rel < 1e-4);
+    double worst = 0;
+    for (auto& f : folds) {
+      auto X = layerInput(*src, images, f.consumer);
+      auto Xf = layerInput(*copy, images, f.consumer);
+      auto cPc = torch::clamp(torch::round(X / f.deltaC) + f.zeroC, 0.0, 15.0);
+      auto cPt = torch::clamp(torch::round(Xf / f.delta) + f.zero, 0.0, 15.0);
+      worst = std::max(worst, cPc.ne(cPt).to(torch::kDouble).mean().item<double>());
+    }
+    qInfo("learned-clip integer fold: worst code mismatch fraction %.2e", worst);
+    QVERIFY(worst < 1e-3);
+  }
+
+  void repquantThroughFacade() {
+    auto* m = findMethod("repquant");
+    QVERIFY(m);
+    auto d = m->defaults();
+    QVERIFY(m->validate(d).empty());
+    QCOMPARE(d["wbits"].get<int>(), 4);
+    QCOMPARE(d["abits"].get<int>(), 4);
+    if (!loadFashionMnist("train").ok()) QSKIP("Fashion-MNIST not installed (Debian dataset-fashion-mnist)");
+    Recipe r;
+    r.method = "repquant";
+    r.params = {{"clip_iters", 20}, {"recon_iters", 30}};  // short schedules: the facade path, not the accuracy
+    r.calibSamples = 4;
+    QuantizeOptions o;
+    o.evalSamples = 200;
+    auto res = quantize(model, r, o, nullJob());
+    QVERIFY2(res.ok(), res.ok() ? "" : res.error().message.c_str());
+    const auto& M = res->metrics;
+    QVERIFY(M.contains("dual_clipping") && M.contains("reconstruction") && M.contains("folds"));
+    QCOMPARE(int(M["dual_clipping"].size()), 2 * vitOf(model)->config().depth);
+    for (auto& c : M["dual_clipping"]) QVERIFY(c["output_mse_after"].get<double>() <= c["output_mse_before"].get<double>());
+    int improved = 0;
+    for (auto& l : M["reconstruction"]) {
+      QVERIFY(l["output_mse_reconstructed"].get<double>() <= l["output_mse_nearest"].get<double>());
+      improved += l["output_mse_reconstructed"].get<double>() < l["output_mse_nearest"].get<double>();
+    }
+    QVERIFY(improved > 0);
+    QCOMPARE(M["matmul_operands_quantized"].get<int>(), 3 * vitOf(model)->config().depth);
+    for (auto& f : M["folds"]) QCOMPARE(f["zero_point"].get<double>(), std::round(f["zero_point"].get<double>()));
+    const double fp = M["fp_accuracy"], q = M["q_accuracy"];
+    qInfo("repquant W4A4 (4 calib images, short schedules): FP %.3f, quantized %.3f (200 images); %d/%d layers "
+          "improved by reconstruction",
+          fp, q, improved, int(M["reconstruction"].size()));
+    QVERIFY(q > fp - 0.2);
+    // Cancel is honoured.
+    JobContext job;
+    job.cancel();
+    auto c = quantize(model, r, o, job);
+    QVERIFY(!c.ok());
+  }
+
   void methodsRegisteredAndRun() {
-    for (auto id : {"percentile", "omse", "smoothquant", "repq-vit"}) {
+    for (auto id : {"percentile", "omse", "smoothquant", "repq-vit", "repquant"}) {
       auto* m = findMethod(id);
       QVERIFY2(m, id);
       QCOMPARE(int(m->presets.size()), 4);

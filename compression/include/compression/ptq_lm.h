@@ -48,7 +48,7 @@ Result<QuantizeResult> quantizeLm(const Model& model, const Recipe& recipe, cons
                                   JobContext& job);
 
 // quantize()'s route for language models (registered PTQ methods): quantizeLm() with
-// the default texts; without opts.evaluate, perplexity on the first 64 KB only.
+// the default texts; without opts.evaluate, perplexity on the first 16 KB only.
 Result<QuantizeResult> quantizePtqLm(const Model& model, const Recipe& recipe, const QuantizeOptions& opts,
                                      JobContext& job);
 

@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "compression/torch/quantizer.h"
@@ -31,6 +32,7 @@ struct ReconConfig {
   double warmup = 0.2;      // fraction of iters without the regularizer
   bool learnActStep = true; // learn the step of each activation quantizer (zero point fixed)
   uint64_t seed = 0;        // row sampling
+  std::string device = "cpu";  // where the Adam loop runs ("cpu", "cuda"); inputs and results stay on the CPU
 };
 
 // A weight to quantize with learned rounding: FP tensor (dim 0 = output channel) and
