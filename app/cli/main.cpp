@@ -6,6 +6,9 @@
 #include "cli_common.h"
 #include "cmd_core.h"
 #include "engine/runtime.h"
+namespace cs::cli {
+void addBenchSam2Command(CLI::App& app);  // bench sam2 (cmd_bench_sam2.cpp), after addBenchCommands
+}
 #if __has_include("cmd_arena.h") && defined(CS_HAVE_ARENA)
 #include "cmd_arena.h"
 #define CS_CLI_ARENA 1
@@ -45,6 +48,7 @@ int main(int argc, char** argv) {
   void addRepquantLmCommands(CLI::App&); addRepquantLmCommands(app);  // report repquant-lm (cmd_repquant_lm.cpp)
   cs::cli::addTrainCommands(app);
   cs::cli::addBenchCommands(app);
+  cs::cli::addBenchSam2Command(app);  // bench sam2 (cmd_bench_sam2.cpp)
 #ifdef CS_CLI_ARENA
   addArenaCommands(app);
 #endif
