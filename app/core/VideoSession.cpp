@@ -120,6 +120,7 @@ struct VideoSession::Engine {
   cs::Sam2Efficiency effOpt;
   quint64 appliedSeq = 0;
   QVector<VideoPrompt> applied;  // prompts the sessions hold
+  std::map<std::pair<int, int>, VideoObjectMask> promptMasks;  // (frame, object) -> mask, efficient session
   std::unique_ptr<VideoReader> reader;  // GUI thread only (frame display)
 };
 
@@ -160,9 +161,17 @@ cs::Sam2ObjectMask applyKey(cs::Sam2VideoSession& s, const Key& k, const QVector
 // and re-applies everything. Returns the prompt masks applied: (key, efficient, full).
 struct Applied {
   Key key;
-  VideoObjectMask eff, full;
-  bool hasFull = false;
+  VideoObjectMask eff;
 };
+// Opens the full model's session beside the efficient one (same prompts) when missing.
+void ensureFull(VideoSession::Engine& E) {
+  if (!E.eff || E.full || !E.model) return;
+  auto f = cs::Sam2VideoSession::open(E.model, E.video);
+  if (!f) throwIf(f.error());
+  E.full = std::move(f.value());
+  for (const auto& [k, v] : byKey(E.applied)) applyKey(*E.full, k, v);
+}
+
 std::vector<Applied> syncPrompts(VideoSession::Engine& E, const QVector<VideoPrompt>& target, quint64 seq,
                                  bool force) {
   std::vector<Applied> out;
@@ -176,21 +185,18 @@ std::vector<Applied> syncPrompts(VideoSession::Engine& E, const QVector<VideoPro
   if (removed) {
     E.eff->reset();
     if (E.full) E.full->reset();
+    E.promptMasks.clear();
   }
   for (const auto& [k, v] : want) {
     auto it = now.find(k);
     if (!removed && it != now.end() && samePrompts(it->second, v)) continue;
-    Applied a;
-    a.key = k;
-    a.eff = toMask(applyKey(*E.eff, k, v));
-    if (E.full) {
-      a.full = toMask(applyKey(*E.full, k, v));
-      a.hasFull = true;
-    }
-    out.push_back(std::move(a));
+    E.promptMasks[k] = toMask(applyKey(*E.eff, k, v));
+    if (E.full) applyKey(*E.full, k, v);
   }
   E.applied = target;
   E.appliedSeq = seq;
+  // every prompt mask the sessions hold now (an earlier job's results may have been dropped)
+  for (const auto& [k, m] : E.promptMasks) out.push_back({k, m});
   return out;
 }
 }  // namespace
@@ -198,6 +204,8 @@ std::vector<Applied> syncPrompts(VideoSession::Engine& E, const QVector<VideoPro
 VideoSession::VideoSession(QObject* parent) : QObject(parent), engine_(std::make_shared<Engine>()) {
   connect(&runner_, &JobRunner::jobProgress, this,
           [this](quint64, double f, const QString& stage) { Q_EMIT progress(f, stage); });
+  connect(&runner_, &JobRunner::jobStarted, this, &VideoSession::busyChanged);
+  connect(&runner_, &JobRunner::jobFinished, this, &VideoSession::busyChanged);
 }
 
 VideoSession::~VideoSession() { runner_.cancel(); }
@@ -400,6 +408,7 @@ QVector<int> VideoSession::objectIds() const {
 }
 
 void VideoSession::clearResults() {
+  ++epoch_;
   cache_.clear();
   fullCache_.clear();
   Q_EMIT resultsCleared();
@@ -419,29 +428,13 @@ void VideoSession::reapplyAll() {
           *out = syncPrompts(*E, target, mySeq, false);
         },
         [this, out] {
-          // results of tracked frames are stale after a prompt change; keep the prompt masks
-          QMap<int, VideoFrameResult> keep;
-          const auto keys = byKey(prompts_);
-          for (auto it = cache_.begin(); it != cache_.end(); ++it) {
-            VideoFrameResult r;
-            r.frame = it.key();
-            r.prompted = true;
-            for (const auto& o : it->objects)
-              if (keys.count({it.key(), o.objId})) r.objects.push_back(o);
-            if (!r.objects.isEmpty()) keep.insert(it.key(), r);
-          }
+          // results of tracked frames are stale after a prompt change; show the prompt masks
           clearResults();
-          cache_ = keep;
           for (auto& a : *out) {
             auto& r = cache_[a.key.first];
             r.frame = a.key.first;
             r.prompted = true;
-            r.objects.erase(std::remove_if(r.objects.begin(), r.objects.end(),
-                                           [&](const VideoObjectMask& o) { return o.objId == a.key.second; }),
-                            r.objects.end());
-            r.objects.push_back(a.eff);
-            std::sort(r.objects.begin(), r.objects.end(),
-                      [](const VideoObjectMask& x, const VideoObjectMask& y) { return x.objId < y.objId; });
+            r.objects.push_back(a.eff);  // ascending (frame, object) keys: sorted by object
           }
           for (auto it = cache_.begin(); it != cache_.end(); ++it) Q_EMIT frameReady(it.key(), false);
         });
@@ -502,10 +495,11 @@ void VideoSession::propagate(bool reverse, int maxFrames) {
   auto out = std::make_shared<Out>();
   VideoSession* self = this;  // runner_ (a member) joins every job before this dies
   const int total = maxFrames > 0 ? std::min(maxFrames, numFrames_) : numFrames_;
+  const quint64 epoch = epoch_;
   Q_EMIT propagateStarted();
   runner_.start(
       kPropagate(), tr("Propagate"),
-      [E, cmp, out, self, reverse, maxFrames, total](cs::JobContext& job) {
+      [E, cmp, out, self, reverse, maxFrames, total, epoch](cs::JobContext& job) {
         std::lock_guard<std::mutex> lock(E->mu);
         if (!E->eff) throw cs::EngineError(cs::Error::failed("no video is open"));
         auto run = [&](cs::Sam2VideoSession& s, bool full, int* frames, double* secs, double lo, double hi) {
@@ -518,12 +512,16 @@ void VideoSession::propagate(bool reverse, int maxFrames) {
                              (full ? "full model, frame " : "frame ") + std::to_string(r.frame));
                 auto res = toResult(r);
                 QMetaObject::invokeMethod(
-                    self, [self, res, full] { self->deliver(res, full); }, Qt::QueuedConnection);
+                    self, [self, res, full, epoch] { self->deliver(res, full, epoch); }, Qt::QueuedConnection);
               },
               reverse, -1, maxFrames);
           *secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
           if (!st) throwIf(st.error());
         };
+        if (cmp) {
+          job.progress(0.0, "opening the full model's session");
+          ensureFull(*E);
+        }
         const bool withFull = cmp && E->full;
         run(*E->eff, false, &out->frames, &out->secs, 0.0, withFull ? 0.5 : 1.0);
         if (withFull) run(*E->full, true, &out->fullFrames, &out->fullSecs, 0.5, 1.0);
@@ -537,7 +535,8 @@ void VideoSession::propagate(bool reverse, int maxFrames) {
       });
 }
 
-void VideoSession::deliver(std::shared_ptr<VideoFrameResult> r, bool full) {
+void VideoSession::deliver(std::shared_ptr<VideoFrameResult> r, bool full, quint64 epoch) {
+  if (epoch != epoch_) return;  // a frame of a run whose results were cleared since
   // a frame holding prompts keeps the prompt masks of its prompted objects
   if (!full) {
     auto it = cache_.find(r->frame);
@@ -574,11 +573,7 @@ void VideoSession::setCompare(bool on) {
   const auto prompts = prompts_;
   start(QStringLiteral("video-compare"), tr("Open the full model's session"), [E, prompts](cs::JobContext&) {
     std::lock_guard<std::mutex> lock(E->mu);
-    if (!E->eff || E->full) return;
-    auto f = cs::Sam2VideoSession::open(E->model, E->video);
-    if (!f) throwIf(f.error());
-    E->full = std::move(f.value());
-    for (const auto& [k, v] : byKey(E->applied)) applyKey(*E->full, k, v);
+    ensureFull(*E);
   });
 }
 

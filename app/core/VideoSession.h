@@ -140,6 +140,7 @@ class VideoSession : public QObject {
   void propagateStarted();
   void propagateFinished(bool cancelled, int frames);
   void progress(double fraction, const QString& stage);
+  void busyChanged();  // a job started or ended
   void failed(const QString& what, const QString& message);
 
  public:
@@ -151,7 +152,7 @@ class VideoSession : public QObject {
              std::function<void()> onSuccess = {});
   void reapplyAll();  // reset the engine sessions and apply every prompt
   void applyFrameObject(int frame, int objId);  // (re)apply one (frame, object)'s prompts
-  void deliver(std::shared_ptr<VideoFrameResult> r, bool full);
+  void deliver(std::shared_ptr<VideoFrameResult> r, bool full, quint64 epoch);
   void clearResults();
 
   std::shared_ptr<Engine> engine_;
@@ -166,7 +167,8 @@ class VideoSession : public QObject {
   cs::Sam2Efficiency eff_;
   bool compare_ = false;
   QMap<int, VideoFrameResult> cache_, fullCache_;
-  quint64 seq_ = 0;  // prompt snapshots, newest applied wins
+  quint64 seq_ = 0;    // prompt snapshots, newest applied wins
+  quint64 epoch_ = 0;  // bumped when results are cleared: late frames of an older run are dropped
   double fps_ = 0, fullFps_ = 0;
   int lastFrames_ = 0;
   JobRunner runner_;  // last: destroyed first, so no job outlives the state above

@@ -1,0 +1,204 @@
+// The Video tab end to end, offscreen, on a synthetic clip (sam2-micro's generator, exact
+// masks) with the zoo's sam2-micro: open the frames, click the object (a real mouse click
+// on the frame view), propagate 6 frames, check a mask on every frame overlapping the
+// ground truth, turn SWR + SMR and "compare with full" on, propagate again and check the
+// routing and retention data the overlays draw, the IoU plot, undo, export.
+// With CS_VIDEO_SCREENSHOTS=DIR it also saves the screenshots of docs/screenshots/ (and,
+// when ../shared/data/videos/bedroom exists, one on that real video).
+// Skips (with a message) only when sam2-micro's weights are absent.
+#include <QApplication>
+#include <QCheckBox>
+#include <QMouseEvent>
+#include <QDir>
+#include <QFileInfo>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <filesystem>
+
+#include "app/gui/VideoTab.h"
+#include "engine/runtime.h"
+#include "engine/sam2_micro.h"
+#include "widgets/video/FrameView.h"
+#include "widgets/video/IouPlot.h"
+#include "widgets/video/Timeline.h"
+
+using namespace cs::gui;
+
+namespace {
+constexpr int kFrames = 6;
+// sam2-micro is weak (J&F 0.336, prompted-frame J 0.289: its model card): on many held-out
+// clips a click on the deepest pixel of an item yields a neighbouring item's mask. Clip
+// 1000001 is one it tracks, so a failure here means the tab's plumbing broke (or the
+// retrained model got worse there), not that the test asks for more than the model does.
+const uint64_t kSeed =
+    qEnvironmentVariableIsSet("CS_VIDEO_SEED") ? qEnvironmentVariable("CS_VIDEO_SEED").toULongLong() : 1000001;
+
+bool waitPropagation(VideoTab& tab, int timeoutMs) {
+  QSignalSpy done(tab.session(), &cs::qt::VideoSession::propagateFinished);
+  tab.propagate(false);
+  if (!done.wait(timeoutMs)) return false;
+  return !done.first().at(0).toBool();  // not stopped
+}
+
+QString shotDir() { return qEnvironmentVariable("CS_VIDEO_SCREENSHOTS"); }
+
+void shot(QWidget& w, const QString& name) {
+  if (shotDir().isEmpty()) return;
+  QDir().mkpath(shotDir());
+  QTest::qWait(50);
+  const QImage img = w.grab().toImage();
+  QVERIFY2(img.save(QDir(shotDir()).filePath(name)), qPrintable(name));
+}
+}  // namespace
+
+class TestVideoTab : public QObject {
+  Q_OBJECT
+  QTemporaryDir dir_;
+  cs::SynthVideo video_;
+  QPoint click_;
+
+ private Q_SLOTS:
+  void initTestCase() {
+    cs::initRuntime();
+    if (!QFileInfo::exists(QString::fromStdString(cs::sam2MicroPath())))
+      QSKIP("the zoo's sam2-micro is absent (train it with `cstudio train sam2-micro`)");
+    QVERIFY(dir_.isValid());
+    auto v = cs::synthVideo(kSeed, kFrames, "test", 128);
+    QVERIFY2(v.ok(), v ? "" : v.error().message.c_str());
+    video_ = std::move(v.value());
+    auto st = cs::writeSynthVideo(video_, dir_.path().toStdString());
+    QVERIFY2(st.ok(), st ? "" : st.error().message.c_str());
+    auto [x, y] = cs::synthDeepestPixel(video_, 0, 0);
+    click_ = QPoint(x, y);
+  }
+
+  void clickPropagateSwr() {
+    VideoTab tab;
+    tab.resize(1500, 950);
+    tab.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&tab));
+    auto* s = tab.session();
+    tab.openVideo(dir_.filePath(QStringLiteral("frames")));
+    QTRY_VERIFY_WITH_TIMEOUT(s->hasVideo(), 30000);
+    QVERIFY(s->hasModel());
+    QCOMPARE(s->numFrames(), kFrames);
+    QCOMPARE(s->frameSize(), QSize(128, 128));
+    QVERIFY(!tab.efficientView()->frame().isNull());
+
+    // a real left click on the object, in widget coordinates
+    auto* view = tab.efficientView();
+    const QPoint wpos = view->toWidget(QPointF(click_) + QPointF(0.5, 0.5)).toPoint();
+    QTest::mouseClick(view, Qt::LeftButton, Qt::NoModifier, wpos);
+    QCOMPARE(s->prompts().size(), 1);
+    QVERIFY(std::abs(s->prompts()[0].point.x() - click_.x()) <= 1.0);
+    QTRY_VERIFY_WITH_TIMEOUT(s->result(0) && s->result(0)->object(1), 20000);
+    QVERIFY(s->result(0)->object(1)->area > 0);
+
+    // propagate the 6 frames: a mask on every frame, overlapping the object's true mask
+    QVERIFY(waitPropagation(tab, 60000));
+    QCOMPARE(s->cachedFrames(), kFrames);
+    tab.setCurrentFrame(3);
+    shot(tab, QStringLiteral("video_synthetic_masks.png"));
+    for (int f = 0; f < kFrames; ++f) {
+      const auto* r = s->result(f);
+      QVERIFY2(r && r->object(1), qPrintable(QStringLiteral("frame %1 has no mask").arg(f)));
+      const auto* o = r->object(1);
+      QCOMPARE(o->mask.size(), QSize(128, 128));
+      qint64 gt = 0, hit = 0;
+      for (int i = 0; i < 128 * 128; ++i) {
+        const bool g = video_.label[f][i] == 1;
+        gt += g;
+        hit += g && o->mask.constScanLine(i / 128)[i % 128];
+      }
+      if (gt > 0) {
+        QVERIFY2(o->present && o->area > 0, qPrintable(QStringLiteral("frame %1: empty mask").arg(f)));
+        QVERIFY2(hit > 0, qPrintable(QStringLiteral("frame %1: the mask (%2 px) misses the object (%3 px, click %4,%5)")
+                                         .arg(f).arg(o->area).arg(gt).arg(click_.x()).arg(click_.y())));
+      }
+    }
+    for (qint8 st : tab.timeline()->tracks().value(0).state) QVERIFY(st >= 0);
+    // plain SAM 2.1: no routing data
+    QCOMPARE(s->result(3)->stats.gridW, 0);
+
+    // SWR and SMR on, compared with the full model
+    tab.swrCheck()->setChecked(true);
+    tab.smrCheck()->setChecked(true);
+    tab.compareCheck()->setChecked(true);
+    QVERIFY(s->efficiency().swr && s->efficiency().smr);
+    QVERIFY(waitPropagation(tab, 60000));
+    QCOMPARE(s->cachedFrames(true), kFrames);
+    int routedFrames = 0, smrFrames = 0;
+    for (int f = 1; f < kFrames; ++f) {
+      const auto& st = s->result(f)->stats;
+      if (st.gridW > 0 && st.selected.size() == size_t(st.gridW * st.gridH)) ++routedFrames;
+      if (!st.memory.empty()) ++smrFrames;
+    }
+    QVERIFY2(routedFrames > 0, "SWR on: no frame carries a window grid");
+    tab.swrOverlayCheck()->setChecked(true);
+    tab.setCurrentFrame(kFrames - 1);
+    QVERIFY(tab.efficientView()->showSwr());
+    QVERIFY(tab.efficientView()->swrWindowCount() > 0);
+    QVERIFY(tab.fullView()->isVisible());
+    QVERIFY(tab.iouPlot()->isVisible());
+    QVERIFY(tab.iouPlot()->pointCount() > 0);
+    QVERIFY(tab.iouPlot()->meanIou() > 0 && tab.iouPlot()->meanIou() <= 1.0);
+    QVERIFY(s->framesPerSecond() > 0 && s->framesPerSecond(true) > 0);
+    shot(tab, QStringLiteral("video_swr_overlay.png"));
+    tab.swrOverlayCheck()->setChecked(false);
+    tab.smrOverlayCheck()->setChecked(true);
+    for (int f = kFrames - 1; f >= 1; --f) {
+      tab.setCurrentFrame(f);
+      if (tab.efficientView()->smrHeatCount() > 0) break;
+    }
+    if (smrFrames > 0) QVERIFY(tab.efficientView()->smrHeatCount() > 0);
+    shot(tab, QStringLiteral("video_smr_overlay.png"));
+
+    // export, then undo (Ctrl+Z) removes the prompt
+    QTemporaryDir out;
+    QString err;
+    QCOMPARE(s->exportMasks(out.filePath(QStringLiteral("masks")), &err), kFrames);
+    QVERIFY2(err.isEmpty(), qPrintable(err));
+    QImage m(out.filePath(QStringLiteral("masks/00003.png")));
+    QCOMPARE(m.size(), QSize(128, 128));
+    const QString written = s->exportAnnotated(out.filePath(QStringLiteral("annotated.avi")), 10, &err);
+    QVERIFY2(!written.isEmpty(), qPrintable(err));
+    tab.activateWindow();
+    QVERIFY(QTest::qWaitForWindowActive(&tab));
+    tab.efficientView()->setFocus();
+    QTest::keyClick(tab.efficientView(), Qt::Key_Z, Qt::ControlModifier);
+    QCOMPARE(s->prompts().size(), 0);
+    QTRY_COMPARE_WITH_TIMEOUT(s->cachedFrames(), 0, 20000);
+    s->waitForIdle(20000);
+  }
+
+  // Screenshot on the real bedroom video (only with CS_VIDEO_SCREENSHOTS; no ground truth).
+  void bedroomScreenshot() {
+    const QString bedroom = QStringLiteral(CS_SHARED_DIR "/data/videos/bedroom");
+    if (shotDir().isEmpty()) QSKIP("CS_VIDEO_SCREENSHOTS is not set");
+    if (!QFileInfo(bedroom).isDir()) QSKIP("../shared/data/videos/bedroom is absent");
+    VideoTab tab;
+    tab.resize(1500, 950);
+    tab.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&tab));
+    auto* s = tab.session();
+    tab.openVideo(bedroom);
+    QTRY_VERIFY_WITH_TIMEOUT(s->hasVideo(), 60000);
+    s->addPoint(0, 1, QPointF(400, 215), true);  // the girl's dress
+    s->addPoint(0, 2, QPointF(225, 270), true);  // the boy's shirt
+    QTRY_VERIFY_WITH_TIMEOUT(s->result(0) && s->result(0)->object(1) && s->result(0)->object(2), 30000);
+    tab.swrCheck()->setChecked(true);
+    tab.smrCheck()->setChecked(true);
+    tab.swrOverlayCheck()->setChecked(true);
+    QSignalSpy done(s, &cs::qt::VideoSession::propagateFinished);
+    s->propagate(false, 30);
+    QVERIFY(done.wait(300000));
+    tab.setCurrentFrame(29);
+    QVERIFY(tab.efficientView()->swrWindowCount() > 0);
+    shot(tab, QStringLiteral("video_bedroom_swr.png"));
+  }
+};
+
+QTEST_MAIN(TestVideoTab)
+#include "test_video_tab.moc"
