@@ -153,7 +153,6 @@ class TestVideoTab : public QObject {
       if (tab.efficientView()->smrHeatCount() > 0) break;
     }
     if (smrFrames > 0) QVERIFY(tab.efficientView()->smrHeatCount() > 0);
-    shot(tab, QStringLiteral("video_smr_overlay.png"));
 
     // export, then undo (Ctrl+Z) removes the prompt
     QTemporaryDir out;
@@ -197,6 +196,11 @@ class TestVideoTab : public QObject {
     tab.setCurrentFrame(29);
     QVERIFY(tab.efficientView()->swrWindowCount() > 0);
     shot(tab, QStringLiteral("video_bedroom_swr.png"));
+    // SMR: the kept memory tokens of the memory frames used on that frame
+    tab.swrOverlayCheck()->setChecked(false);
+    tab.smrOverlayCheck()->setChecked(true);
+    QVERIFY(tab.efficientView()->smrHeatCount() > 0);
+    shot(tab, QStringLiteral("video_smr_overlay.png"));
   }
 };
 
