@@ -38,6 +38,23 @@ CompressPanel::CompressPanel(QWidget* parent) : QWidget(parent) {
   run_->setDefault(true);
   run_->setToolTip(tr("Quantize the model with these settings and evaluate it"));
 
+  plan_ = new QPushButton(tr("Plan…"), this);
+  plan_->setObjectName(QStringLiteral("planButton"));
+  plan_->setToolTip(tr("Show the resolved per-layer plan (which tensor gets which quantizer, what is excluded and why) "
+                       "before running; load a plan file"));
+  saveVariant_ = new QPushButton(tr("Save variant…"), this);
+  saveVariant_->setObjectName(QStringLiteral("saveVariantButton"));
+  saveVariant_->setToolTip(tr("Save the shown quantized variant (.safetensors with its quantizers and recipe)"));
+  openVariant_ = new QPushButton(tr("Open variant…"), this);
+  openVariant_->setObjectName(QStringLiteral("openVariantButton"));
+  openVariant_->setToolTip(tr("Open a saved quantized variant as the model"));
+  variant_ = new QLabel(tr("No variant yet"), this);
+  variant_->setObjectName(QStringLiteral("variantLabel"));
+  variant_->setWordWrap(true);
+  planSource_ = new QLabel(this);
+  planSource_->setWordWrap(true);
+  planSource_->setVisible(false);
+
   auto* methodBox = new QGroupBox(tr("Method"), this);
   auto* mb = new QVBoxLayout(methodBox);
   mb->addWidget(method_);
@@ -53,11 +70,22 @@ CompressPanel::CompressPanel(QWidget* parent) : QWidget(parent) {
   buttons->addWidget(calibrate_);
   buttons->addWidget(run_);
 
+  buttons->insertWidget(0, plan_);
+  auto* variantBox = new QGroupBox(tr("Variant"), this);
+  auto* vb = new QVBoxLayout(variantBox);
+  vb->addWidget(variant_);
+  auto* vbuttons = new QHBoxLayout;
+  vbuttons->addWidget(saveVariant_);
+  vbuttons->addWidget(openVariant_);
+  vb->addLayout(vbuttons);
+
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
   layout->addWidget(methodBox);
   layout->addWidget(dataBox);
   layout->addLayout(buttons);
+  layout->addWidget(planSource_);
+  layout->addWidget(variantBox);
   layout->addStretch(1);
 
   connect(method_, &QComboBox::currentIndexChanged, this, [this](int i) {
@@ -71,7 +99,21 @@ CompressPanel::CompressPanel(QWidget* parent) : QWidget(parent) {
   connect(run_, &QPushButton::clicked, this, [this] {
     Q_EMIT runRequested(methodId(), form_->values(), calibImages_->value(), evalImages_->value());
   });
+  connect(plan_, &QPushButton::clicked, this, &CompressPanel::planRequested);
+  connect(saveVariant_, &QPushButton::clicked, this, &CompressPanel::saveVariantRequested);
+  connect(openVariant_, &QPushButton::clicked, this, &CompressPanel::openVariantRequested);
   updateButtons();
+}
+
+void CompressPanel::setVariant(const QString& name) {
+  hasVariant_ = !name.isEmpty();
+  variant_->setText(hasVariant_ ? name : tr("No variant in memory (run a method, or select a run of this session)"));
+  updateButtons();
+}
+
+void CompressPanel::setPlanSource(const QString& text) {
+  planSource_->setText(text);
+  planSource_->setVisible(!text.isEmpty());
 }
 
 void CompressPanel::setMethods(const std::vector<cs::MethodInfo>& methods) {
@@ -115,6 +157,8 @@ void CompressPanel::setRunning(bool running) {
 void CompressPanel::updateButtons() {
   calibrate_->setEnabled(ready_);
   run_->setEnabled(ready_ && !running_ && method_->count() > 0);
+  plan_->setEnabled(ready_);
+  saveVariant_->setEnabled(hasVariant_);
 }
 
 }  // namespace cs::widgets

@@ -32,13 +32,23 @@ class CompressPanel : public QWidget {
   // Enables/disables the actions (no model, or a run in progress).
   void setModelReady(bool ready);
   void setRunning(bool running);
+  // The variant shown (name, or empty for none): enables "Save variant…".
+  void setVariant(const QString& name);
+  // Where the quantization plan comes from ("default", a file), shown under the buttons.
+  void setPlanSource(const QString& text);
   QPushButton* runButton() const { return run_; }
   QPushButton* calibrateButton() const { return calibrate_; }
+  QPushButton* planButton() const { return plan_; }
+  QPushButton* saveVariantButton() const { return saveVariant_; }
+  QPushButton* openVariantButton() const { return openVariant_; }
 
  Q_SIGNALS:
   void calibrateRequested(int images);
   void runRequested(const QString& method, const nlohmann::json& params, int calibrationImages, int evalImages);
   void methodChanged(const QString& id);
+  void planRequested();
+  void saveVariantRequested();
+  void openVariantRequested();
 
  private:
   void updateButtons();
@@ -50,6 +60,12 @@ class CompressPanel : public QWidget {
   QSpinBox* evalImages_;
   QPushButton* calibrate_;
   QPushButton* run_;
+  QPushButton* plan_;
+  QPushButton* saveVariant_;
+  QPushButton* openVariant_;
+  QLabel* variant_;
+  QLabel* planSource_;
+  bool hasVariant_ = false;
   std::vector<cs::MethodInfo> methods_;
   bool ready_ = false, running_ = false;
 };

@@ -80,8 +80,14 @@ QVariant RunListModel::data(const QModelIndex& index, int role) const {
     }
     case MethodColumn: return toQString(r->method).toUpper();
     case BitsColumn: return bitsLabel(r->recipeJson);
-    case FpAccColumn: return percentText(metric(r->metricsJson, "fp_accuracy"));
-    case QAccColumn: return percentText(metric(r->metricsJson, "q_accuracy"));
+    case FpAccColumn:
+    case QAccColumn: {
+      const bool fp = index.column() == FpAccColumn;
+      const double acc = metric(r->metricsJson, fp ? "fp_accuracy" : "q_accuracy");
+      const double ppl = metric(r->metricsJson, fp ? "fp_ppl" : "q_ppl");  // language models
+      if (!std::isfinite(acc) && std::isfinite(ppl)) return QStringLiteral("ppl %1").arg(ppl, 0, 'f', 2);
+      return percentText(acc);
+    }
     case SecondsColumn: return QString::number(r->seconds, 'f', 1);
     case StatusColumn: return toQString(r->status);
   }

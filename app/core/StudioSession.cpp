@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "compression/quant_variant.h"
 #include "core/Conversions.h"
 
 namespace cs::qt {
@@ -65,6 +66,71 @@ const LayerQuantReport* StudioSession::reportFor(const QString& layer) const {
   return nullptr;
 }
 
+std::vector<NormFoldRanges> StudioSession::folds() const {
+  return quant_ ? normFoldRanges(*quant_) : std::vector<NormFoldRanges>{};
+}
+
+std::optional<NormFoldRanges> StudioSession::foldFor(const QString& layer) const {
+  if (!quant_ || layer.isEmpty()) return std::nullopt;
+  const std::string name = toStd(layer);
+  for (auto& f : normFoldRanges(*quant_))
+    if (f.consumer == name) return f;
+  return std::nullopt;
+}
+
+Result<ResolvedPlan> StudioSession::previewPlan(const QuantPlan& plan) const {
+  if (!model_.valid()) return Error::badArgument("open a model first");
+  return resolvePlan(model_, plan);
+}
+
+void StudioSession::setVariant(std::shared_ptr<const QuantizeResult> q, qint64 runId) {
+  quant_ = std::move(q);
+  variantRun_ = quant_ ? runId : -1;
+  calibVariant_.reset();
+  calibVariantOf_ = nullptr;
+  plots_.fold = foldFor(layer_);
+  updateWeightPlots();
+  // The activation overlay needs this layer's calibration: refresh it when the user has
+  // calibrated before (calibration is explicit for the first time).
+  if (calibImages_ > 0 && !layer_.isEmpty() && (!calib_ || toQString(calib_->layer) != layer_))
+    calibrate(calibImages_);
+  else
+    updateActivationPlots();
+  Q_EMIT plotsChanged();
+}
+
+void StudioSession::selectVariant(qint64 id) {
+  if (id == variantRun_ && quant_) return;
+  auto it = variants_.find(id);
+  setVariant(it == variants_.end() ? nullptr : it->second, id);
+  Q_EMIT variantChanged(it == variants_.end() ? -1 : id, it != variants_.end());
+}
+
+void StudioSession::saveVariant(const QString& path) {
+  if (!quant_) {
+    fail(tr("Save variant"), tr("no quantized variant in memory: run a method (or select a run of this session)"),
+         false);
+    return;
+  }
+  auto q = quant_;
+  const std::string target = toStd(path);
+  auto out = std::make_shared<std::optional<Result<std::string>>>();
+  jobs_.start(QStringLiteral("save"), tr("Saving %1").arg(toQString(q->variant.name())),
+              [out, q, target](JobContext&) { out->emplace(saveQuantizedVariant(*q, target)); },
+              [this, out](bool cancelled, const QString& error) {
+                if (cancelled || !error.isEmpty() || !out->has_value()) {
+                  fail(tr("Save variant"), error.isEmpty() ? tr("no result") : error, cancelled);
+                  return;
+                }
+                auto& r = **out;
+                if (!r) {
+                  fail(tr("Save variant"), messageOf(r.error()), false);
+                  return;
+                }
+                Q_EMIT variantSaved(toQString(r.value()));
+              });
+}
+
 void StudioSession::openModel(const QString& nameOrPath) {
   Q_EMIT modelOpening(nameOrPath);
   auto out = std::make_shared<std::optional<Result<Model>>>();
@@ -89,6 +155,10 @@ void StudioSession::openModel(const QString& nameOrPath) {
                 layer_.clear();
                 calib_.reset();
                 quant_.reset();
+                variants_.clear();
+                variantRun_ = -1;
+                calibVariant_.reset();
+                calibVariantOf_ = nullptr;
                 calibImages_ = 0;
                 plots_ = LayerPlots{};
                 layers_.setLayers(model_.layers());
@@ -104,6 +174,7 @@ void StudioSession::selectLayer(const QString& fullName) {
   layer_ = fullName;
   plots_ = LayerPlots{};
   plots_.layer = fullName;
+  plots_.fold = foldFor(fullName);
   workspace_.setValue(QStringLiteral("last_layer"), fullName);
   Q_EMIT layerSelected(fullName);
   Q_EMIT plotsChanged();
@@ -129,30 +200,44 @@ void StudioSession::updateWeightPlots() {
     std::optional<Histogram> q;
     std::optional<ErrorStats> err;
     int64_t numel = 0;
+    bool folded = false;
   };
   auto out = std::make_shared<Out>();
   const LayerQuantReport* report = reportFor(layer_);
-  Model variant = report && quant_ ? quant_->variant : Model();
+  auto quant = report ? quant_ : nullptr;
   Model model = model_;
   const std::string layer = toStd(layer_);
   const QString granularity = report ? toQString(report->granularity) : QString();
+  const QString method = quant ? toQString(quant->recipe.method) : QString();
   const int wbits = report ? report->wbits : 0;
   jobs_.start(
       QStringLiteral("weights"), tr("Weight histogram"),
-      [out, model, variant, layer](JobContext&) {
-        auto w = model.weight(layer);
-        if (!w) {
-          out->error = messageOf(w.error());
-          return;
+      [out, model, quant, layer](JobContext&) {
+        // The FP reference: the source weight, times the fold factors for a fold consumer.
+        std::vector<float> v;
+        if (quant) {
+          auto ref = referenceWeight(*quant, model, layer);
+          if (!ref) {
+            out->error = messageOf(ref.error());
+            return;
+          }
+          v = std::move(ref->values);
+          out->folded = ref->folded;
+        } else {
+          auto w = model.weight(layer);
+          if (!w) {
+            out->error = messageOf(w.error());
+            return;
+          }
+          v = std::move(w->values);
         }
-        const std::vector<float>& v = w->values;
         if (v.empty()) {
           out->error = QStringLiteral("layer %1 has an empty weight").arg(toQString(layer));
           return;
         }
         std::optional<TensorData> qw;
-        if (variant.valid()) {
-          auto r = variant.weight(layer);
+        if (quant) {
+          auto r = quant->variant.weight(layer);
           if (r && r->values.size() == v.size()) qw = std::move(r.value());
         }
         auto [lo, hi] = jointRange(v, qw ? &qw->values : nullptr);
@@ -163,7 +248,7 @@ void StudioSession::updateWeightPlots() {
           out->err = compareTensors(v.data(), qw->values.data(), v.size());
         }
       },
-      [this, out, layerName = layer_, granularity, wbits](bool cancelled, const QString& error) {
+      [this, out, layerName = layer_, granularity, wbits, method](bool cancelled, const QString& error) {
         if (layerName != layer_ || cancelled) return;
         const QString msg = !error.isEmpty() ? error : out->error;
         if (!msg.isEmpty()) {
@@ -178,7 +263,9 @@ void StudioSession::updateWeightPlots() {
         plots_.weightQ = out->q;
         plots_.weightError = out->err;
         plots_.weightNumel = out->numel;
+        plots_.weightFolded = out->q && out->folded;
         plots_.weightGranularity = out->q ? granularity : QString();
+        plots_.method = out->q ? method : QString();
         plots_.wbits = out->q ? wbits : 0;
         Q_EMIT plotsChanged();
       });
@@ -192,6 +279,18 @@ void StudioSession::updateActivationPlots() {
     }
     return;
   }
+  // A fold consumer's quantizer works on the folded input: its overlay is the variant's
+  // own input, observed by running the calibration images through the variant.
+  const bool folded = quant_ && foldFor(layer_).has_value();
+  std::shared_ptr<const ActivationStats> variantStats;
+  if (folded) {
+    if (calibVariant_ && calibVariantOf_ == quant_.get() && toQString(calibVariant_->layer) == layer_) {
+      variantStats = calibVariant_;
+    } else {
+      calibrate(calibImages_ > 0 ? calibImages_ : std::max(1, calib_->samples));
+      return;
+    }
+  }
   struct Out {
     Histogram fp;
     std::optional<Histogram> q;
@@ -203,7 +302,7 @@ void StudioSession::updateActivationPlots() {
   if (const LayerQuantReport* r = reportFor(layer_)) params = r->activation;
   jobs_.start(
       QStringLiteral("activations"), tr("Activation histogram"),
-      [out, stats, params](JobContext&) {
+      [out, stats, params, variantStats](JobContext&) {
         const std::vector<float>& s = stats->sample;
         if (s.empty()) {
           out->fp = stats->histogram;
@@ -211,6 +310,15 @@ void StudioSession::updateActivationPlots() {
         }
         std::vector<float> bounds;
         if (params) bounds = {static_cast<float>(params->lo), static_cast<float>(params->hi)};
+        if (variantStats && !variantStats->sample.empty()) {
+          const std::vector<float>& v = variantStats->sample;
+          bounds.insert(bounds.end(), v.begin(), v.end());
+          auto [lo, hi] = jointRange(s, &bounds);
+          out->fp = histogram(s.data(), s.size(), kBins, lo, hi);
+          out->q = histogram(v.data(), v.size(), kBins, lo, hi);
+          if (v.size() == s.size()) out->err = compareTensors(s.data(), v.data(), s.size());
+          return;
+        }
         auto [lo, hi] = jointRange(s, params ? &bounds : nullptr);
         out->fp = histogram(s.data(), s.size(), kBins, lo, hi);
         if (params) {
@@ -223,7 +331,7 @@ void StudioSession::updateActivationPlots() {
           out->err = e;
         }
       },
-      [this, out, stats, params](bool cancelled, const QString& error) {
+      [this, out, stats, params, fromVariant = variantStats != nullptr](bool cancelled, const QString& error) {
         if (cancelled || toQString(stats->layer) != layer_) return;
         if (!error.isEmpty()) {
           fail(tr("Activation histogram"), error, false);
@@ -234,6 +342,7 @@ void StudioSession::updateActivationPlots() {
         plots_.activationQ = out->q;
         plots_.activationParams = out->q ? params : std::nullopt;
         plots_.activationError = out->err;
+        plots_.activationFromVariant = out->q && fromVariant;
         plots_.activationValues = stats->values;
         plots_.activationSampled = static_cast<int64_t>(stats->sample.size());
         plots_.calibrationImages = stats->samples;
@@ -247,24 +356,47 @@ void StudioSession::calibrate(int images) {
     return;
   }
   calibImages_ = std::max(1, images);
-  auto out = std::make_shared<std::optional<Result<ActivationStats>>>();
+  struct Out {
+    std::optional<Result<ActivationStats>> fp, variant;
+  };
+  auto out = std::make_shared<Out>();
   Model model = model_;
   const std::string layer = toStd(layer_);
   const int n = calibImages_;
+  // Through the variant too when the layer consumes a LayerNorm fold (see updateActivationPlots).
+  auto quant = quant_ && foldFor(layer_) ? quant_ : nullptr;
   jobs_.start(QStringLiteral("calibration"), tr("Calibrating %1 on %2 images").arg(layer_).arg(n),
-              [out, model, layer, n](JobContext& job) { out->emplace(activationStats(model, layer, n, 0, job)); },
-              [this, out, layerName = layer_](bool cancelled, const QString& error) {
-                if (cancelled || !error.isEmpty() || !out->has_value()) {
+              [out, model, quant, layer, n](JobContext& job) {
+                JobContext first = quant ? job.sub(0.0, 0.5) : job.sub(0.0, 1.0);
+                out->fp.emplace(activationStats(model, layer, n, 0, first));
+                if (quant && *out->fp && !job.cancelled()) {
+                  JobContext second = job.sub(0.5, 1.0);
+                  out->variant.emplace(activationStats(quant->variant, layer, n, 0, second));
+                }
+              },
+              [this, out, quant, layerName = layer_](bool cancelled, const QString& error) {
+                if (cancelled || !error.isEmpty() || !out->fp.has_value()) {
                   fail(tr("Calibration"), error.isEmpty() ? tr("no result") : error, cancelled);
                   return;
                 }
-                auto& r = **out;
+                auto& r = *out->fp;
                 if (!r) {
                   fail(tr("Calibration"), messageOf(r.error()), r.error().isCancelled());
                   return;
                 }
                 if (layerName != layer_) return;
                 calib_ = std::make_shared<const ActivationStats>(std::move(r.value()));
+                if (quant && out->variant) {
+                  auto& v = *out->variant;
+                  if (!v) {
+                    fail(tr("Calibration of the variant"), messageOf(v.error()), v.error().isCancelled());
+                    return;
+                  }
+                  calibVariant_ = std::make_shared<const ActivationStats>(std::move(v.value()));
+                  calibVariantOf_ = quant.get();
+                }
+                // Only when it still matches the shown variant (else updateActivationPlots recalibrates).
+                if (quant && quant != quant_) return;
                 updateActivationPlots();
                 Q_EMIT calibrationFinished(layerName);
               });
@@ -298,25 +430,23 @@ void StudioSession::quantize(const QString& method, const nlohmann::json& params
                   return;
                 }
                 if (name != modelName_) return;
-                quant_ = std::make_shared<const QuantizeResult>(std::move(r.value()));
+                auto q = std::make_shared<const QuantizeResult>(std::move(r.value()));
                 RunRecord run;
                 run.model = toStd(modelName_);
-                run.method = quant_->recipe.method;
-                run.recipeJson = quant_->recipe.toJson().dump(2);
-                run.metricsJson = quant_->metrics.dump();
-                run.layersJson = layersJson(quant_->layers).dump();
-                run.seconds = quant_->seconds;
+                run.method = q->recipe.method;
+                run.recipeJson = q->recipe.toJson().dump(2);
+                run.metricsJson = q->metrics.dump();
+                run.layersJson = layersJson(q->layers).dump();
+                run.seconds = q->seconds;
                 run.status = "done";
                 QString err;
                 lastRunId_ = workspace_.addRun(run, &err);
                 if (lastRunId_ < 0) fail(tr("Save run"), err, false);
-                updateWeightPlots();
-                // The activation overlay needs this layer's calibration: refresh it when the
-                // user has calibrated before (calibration is explicit for the first time).
-                if (calibImages_ > 0 && !layer_.isEmpty() && (!calib_ || toQString(calib_->layer) != layer_))
-                  calibrate(calibImages_);
-                else
-                  updateActivationPlots();
+                // Keep the newest variants in memory (their weights are full copies of the model).
+                variants_[lastRunId_] = q;
+                while (variants_.size() > kMaxVariants) variants_.erase(variants_.begin());
+                setVariant(q, lastRunId_);
+                Q_EMIT variantChanged(lastRunId_, true);
                 Q_EMIT quantizationFinished(lastRunId_);
               });
 }
