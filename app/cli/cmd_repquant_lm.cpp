@@ -95,10 +95,14 @@ int runLmReport(const LmReportArgs& a, const std::string& commandLine) {
   auto job = progressJob();
   const auto t0 = std::chrono::steady_clock::now();
   std::ostringstream md;
-  md << "Runs: LibTorch " << runtimeInfo().torchVersion << ", " << runtimeInfo().blas
+  if (!a.merge.empty())
+    md << "Rendered from saved runs (--merge); the runs record their own commands, and the text around this "
+          "section names the machine that made them.\n\n";
+  else
+    md << "Runs: LibTorch " << runtimeInfo().torchVersion << ", " << runtimeInfo().blas
      << "; every run is in the JSON run lists named above (--json-out, or " << fs::path(a.out).stem().string()
-     << "_lm.json beside the output).\n\n"
-     << "**Settings.** Fake-quantized (simulated) LLaMA-style decoders. Weights: every Linear of the decoder "
+     << "_lm.json beside the output).\n\n";
+  md << "**Settings.** Fake-quantized (simulated) LLaMA-style decoders. Weights: every Linear of the decoder "
         "blocks (q, k, v, o, gate, up, down) per output channel; embeddings and LM head stay FP. Activations: "
         "the input of each of those Linears per tensor, asymmetric; RMSNorm and softmax arithmetic in FP, the "
         "attention probabilities quantized at the activation bit-width (uniform for the baselines, log√2 for "
