@@ -125,11 +125,14 @@ else:
 P("## 3. Real videos (sam2-micro is a toy model here)\n")
 P("sam2-micro has only seen synthetic Fashion-MNIST clips at 128 px: on real video its masks are poor and its J is "
   "not a statement about Efficient-SAM2 on SAM 2.1. The speed figures include JPEG decoding and resizing of "
-  "854x480 / 960x540 frames, which is a large part of a 128-px model's frame time.\n")
+  "854x480 / 960x540 frames, which is a large part of a 128-px model's frame time. **The timings of this section are "
+  "not usable as speed measurements**: they were taken on the shared 2-core VM while other engineers compiled, and "
+  "the same 128-px encoder took anywhere from 67 to 2,272 ms per frame between runs; the speed-up column swings with "
+  "that load. §2 has the controlled timings. The routing, retention and IoU columns are deterministic.\n")
 for v, how in [("blackswan", "DAVIS-2016, box of the frame-0 ground truth"),
                ("car-shadow", "DAVIS-2016, box of the frame-0 ground truth"),
                ("bedroom", "no ground truth; a click on the girl at (400, 210)")]:
-    r = runs(v + ".")
+    r = runs(v)
     if not r["full"]:
         continue
     P(f"### {v} ({how}, {r['full'][0]['frames']} frames)\n")
