@@ -497,8 +497,7 @@ void CompressTab::refreshFold() {
   }
   const NormFoldRanges& f = *p.fold;
   widgets::FoldRangePlotData d;
-  d.title = tr("%1 output ranges feeding %2: per-channel before the fold, per-tensor after")
-                .arg(toQString(f.norm), toQString(f.consumer));
+  d.title = tr("%1 → %2: ranges before / after the fold").arg(toQString(f.norm), toQString(f.consumer));
   double maxDev = 0, widest = 0, narrowest = 1e300;
   for (size_t c = 0; c < f.channelLo.size(); ++c) {
     d.lo << f.channelLo[c];
