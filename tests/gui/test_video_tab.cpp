@@ -173,10 +173,14 @@ class TestVideoTab : public QObject {
   }
 
   // Screenshot on the real bedroom video (only with CS_VIDEO_SCREENSHOTS; no ground truth).
-  void bedroomScreenshot() {
+  // A real video (../shared/data/videos/bedroom, 960x540), two objects, SWR + SMR: the
+  // routing and retention overlays have data. 10 frames (the SMR strip was still empty at
+  // frame 5 of a 6-frame run: not investigated); 30 and the two screenshots when
+  // CS_VIDEO_SCREENSHOTS is set.
+  void bedroomSwrSmr() {
     const QString bedroom = QStringLiteral(CS_SHARED_DIR "/data/videos/bedroom");
-    if (shotDir().isEmpty()) QSKIP("CS_VIDEO_SCREENSHOTS is not set");
     if (!QFileInfo(bedroom).isDir()) QSKIP("../shared/data/videos/bedroom is absent");
+    const int frames = shotDir().isEmpty() ? 10 : 30;
     VideoTab tab;
     tab.resize(1500, 950);
     tab.show();
@@ -191,9 +195,10 @@ class TestVideoTab : public QObject {
     tab.smrCheck()->setChecked(true);
     tab.swrOverlayCheck()->setChecked(true);
     QSignalSpy done(s, &cs::qt::VideoSession::propagateFinished);
-    s->propagate(false, 30);
+    s->propagate(false, frames);
     QVERIFY(done.wait(300000));
-    tab.setCurrentFrame(29);
+    for (int f = 0; f < frames; ++f) QVERIFY2(s->result(f), qPrintable(QStringLiteral("no result on frame %1").arg(f)));
+    tab.setCurrentFrame(frames - 1);
     QVERIFY(tab.efficientView()->swrWindowCount() > 0);
     shot(tab, QStringLiteral("video_bedroom_swr.png"));
     // SMR: the kept memory tokens of the memory frames used on that frame
