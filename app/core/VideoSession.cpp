@@ -156,6 +156,23 @@ cs::Sam2ObjectMask applyKey(cs::Sam2VideoSession& s, const Key& k, const QVector
   return std::move(r.value());
 }
 
+// Applies the Efficient-SAM2 settings to the efficient session (the model's SWR adapter when
+// none is named). `force` re-applies even when they equal the ones applied last (a new session).
+void applyEfficiency(VideoSession::Engine& E, cs::Sam2Efficiency e, const QString& modelPath, bool force) {
+  if (!E.eff) return;
+  if (e.adapterPath.empty()) {
+    const auto a = cs::swrAdapterPathFor(toStd(modelPath));
+    if (QFileInfo::exists(toQString(a))) e.adapterPath = a;
+  }
+  const auto& o = E.effOpt;
+  if (!force && o.swr == e.swr && o.dilate == e.dilate && o.theta == e.theta && o.objTheta == e.objTheta &&
+      o.adapterPath == e.adapterPath && o.smr == e.smr && o.keepRatio == e.keepRatio && o.forceFull == e.forceFull)
+    return;
+  auto st = E.eff->setEfficiency(e);
+  if (!st) throwIf(st.error());
+  E.effOpt = e;
+}
+
 // Brings the engine sessions to `target` (a prompt list snapshot numbered `seq`): only the
 // changed (frame, object) keys are re-applied, unless one disappeared (undo), which resets
 // and re-applies everything. Returns the prompt masks applied: (key, efficient, full).
@@ -255,14 +272,7 @@ void VideoSession::openModel(const QString& path) {
           auto s = cs::Sam2VideoSession::open(E->model, E->video);
           if (!s) throwIf(s.error());
           E->eff = std::move(s.value());
-          cs::Sam2Efficiency e = eff;
-          if (e.adapterPath.empty()) {
-            const auto a = cs::swrAdapterPathFor(toStd(p));
-            if (QFileInfo::exists(toQString(a))) e.adapterPath = a;
-          }
-          auto st = E->eff->setEfficiency(e);
-          if (!st) throwIf(st.error());
-          E->effOpt = e;
+          applyEfficiency(*E, eff, p, true);
           if (cmp) {
             auto f = cs::Sam2VideoSession::open(E->model, E->video);
             if (!f) throwIf(f.error());
@@ -341,14 +351,7 @@ void VideoSession::openVideo(const QString& path) {
           E->full.reset();
           E->video = toStd(path);
           E->applied.clear();
-          cs::Sam2Efficiency e = eff;
-          if (e.adapterPath.empty()) {
-            const auto a = cs::swrAdapterPathFor(toStd(modelPath));
-            if (QFileInfo::exists(toQString(a))) e.adapterPath = a;
-          }
-          auto st = E->eff->setEfficiency(e);
-          if (!st) throwIf(st.error());
-          E->effOpt = e;
+          applyEfficiency(*E, eff, modelPath, true);
           if (cmp) {
             auto f = cs::Sam2VideoSession::open(E->model, toStd(path));
             if (!f) throwIf(f.error());
@@ -496,12 +499,16 @@ void VideoSession::propagate(bool reverse, int maxFrames) {
   VideoSession* self = this;  // runner_ (a member) joins every job before this dies
   const int total = maxFrames > 0 ? std::min(maxFrames, numFrames_) : numFrames_;
   const quint64 epoch = epoch_;
+  const cs::Sam2Efficiency eff = eff_;
+  const QString modelPath = modelPath_;
   Q_EMIT propagateStarted();
   runner_.start(
       kPropagate(), tr("Propagate"),
-      [E, cmp, out, self, reverse, maxFrames, total, epoch](cs::JobContext& job) {
+      [E, cmp, out, self, reverse, maxFrames, total, epoch, eff, modelPath](cs::JobContext& job) {
         std::lock_guard<std::mutex> lock(E->mu);
         if (!E->eff) throw cs::EngineError(cs::Error::failed("no video is open"));
+        // the settings of the moment propagate was asked for, whichever settings job ran last
+        applyEfficiency(*E, eff, modelPath, false);
         auto run = [&](cs::Sam2VideoSession& s, bool full, int* frames, double* secs, double lo, double hi) {
           const auto t0 = std::chrono::steady_clock::now();
           auto st = s.propagate(
@@ -554,15 +561,7 @@ void VideoSession::setEfficiency(const cs::Sam2Efficiency& e) {
   const QString modelPath = modelPath_;
   start(QStringLiteral("video-efficiency"), tr("Efficient-SAM2 settings"), [E, e, modelPath](cs::JobContext&) {
     std::lock_guard<std::mutex> lock(E->mu);
-    if (!E->eff) return;
-    cs::Sam2Efficiency o = e;
-    if (o.adapterPath.empty()) {
-      const auto a = cs::swrAdapterPathFor(toStd(modelPath));
-      if (QFileInfo::exists(toQString(a))) o.adapterPath = a;
-    }
-    auto st = E->eff->setEfficiency(o);
-    if (!st) throwIf(st.error());
-    E->effOpt = o;
+    applyEfficiency(*E, e, modelPath, false);
   });
 }
 
