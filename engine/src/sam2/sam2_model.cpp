@@ -199,8 +199,8 @@ Tensor Sam2Model::hieraBlockTokens(const Tensor& xin, int i, const Tensor& valid
   return x + mlp(layerNorm(x, p + "norm2", 1e-6), p + "mlp", 2, true);
 }
 
-std::vector<Tensor> Sam2Model::trunk(const Tensor& img, const SwrPlan* plan) const {
-  if (plan) return trunkRouted(img, *plan);
+// Patch embedding plus the interpolated absolute and tiled window position embeddings: [B,h,w,C].
+Tensor Sam2Model::patchEmbed(const Tensor& img) const {
   const std::string t = "image_encoder.trunk.";
   auto x = torch::conv2d(img, w(t + "patch_embed.proj.weight"), w(t + "patch_embed.proj.bias"), {4, 4}, {3, 3});
   x = x.permute({0, 2, 3, 1});
@@ -209,7 +209,12 @@ std::vector<Tensor> Sam2Model::trunk(const Tensor& img, const SwrPlan* plan) con
                            F::InterpolateFuncOptions().size(std::vector<int64_t>{h, ww}).mode(torch::kBicubic).align_corners(false));
   const auto& win = w(t + "pos_embed_window");
   pe = pe + win.tile({1, 1, h / win.size(2), ww / win.size(3)});
-  x = x + pe.permute({0, 2, 3, 1});
+  return x + pe.permute({0, 2, 3, 1});
+}
+
+std::vector<Tensor> Sam2Model::trunk(const Tensor& img, const SwrPlan* plan) const {
+  if (plan) return trunkRouted(img, *plan);
+  auto x = patchEmbed(img);
   auto ends = cfg_.stageEnds();
   std::vector<Tensor> outs;
   for (int i = 0; i < cfg_.depth(); ++i) {
@@ -241,15 +246,7 @@ Tensor Sam2Model::sinePE(int64_t channels, int64_t h, int64_t w, int64_t batch, 
 std::vector<Tensor> Sam2Model::trunkRouted(const Tensor& img, const SwrPlan& plan) const {
   const auto g = swrGeometry(cfg_);
   if (img.size(0) != 1) throw EngineError(Error::badArgument("SWR routes one frame at a time (batch 1)"));
-  const std::string t = "image_encoder.trunk.";
-  auto x = torch::conv2d(img, w(t + "patch_embed.proj.weight"), w(t + "patch_embed.proj.bias"), {4, 4}, {3, 3});
-  x = x.permute({0, 2, 3, 1});
-  const int64_t h = x.size(1), ww = x.size(2);
-  auto pe = F::interpolate(w(t + "pos_embed"),
-                           F::InterpolateFuncOptions().size(std::vector<int64_t>{h, ww}).mode(torch::kBicubic).align_corners(false));
-  const auto& win = w(t + "pos_embed_window");
-  pe = pe + win.tile({1, 1, h / win.size(2), ww / win.size(3)});
-  x = x + pe.permute({0, 2, 3, 1});
+  auto x = patchEmbed(img);
   auto ends = cfg_.stageEnds();
   auto isEnd = [&](int i) { return std::find(ends.begin(), ends.end(), i) != ends.end(); };
   std::vector<Tensor> outs;

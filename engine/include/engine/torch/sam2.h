@@ -196,6 +196,7 @@ class Sam2Model {
   // zeroes padding tokens after norm1 as the official window_partition does.
   torch::Tensor hieraBlockTokens(const torch::Tensor& x, int i, const torch::Tensor& valid) const;
   std::vector<torch::Tensor> trunkRouted(const torch::Tensor& img, const SwrPlan& plan) const;
+  torch::Tensor patchEmbed(const torch::Tensor& img) const;
   torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, const std::string& p,
                           int heads, torch::Tensor* probs = nullptr) const;
   torch::Tensor ropeAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
