@@ -34,6 +34,7 @@ struct LmReportArgs {
   std::string out = "docs/results/repquant.md", models = "lm-fortunes,stories260K", shared = "../shared";
   std::string methodsList = "rtn,percentile,omse,smoothquant,repq-vit,repquant", bits = "W8A8,W6A6,W4A8,W4A4";
   int seeds = 3, calib = 32, calibLen = 128, clipSteps = 100;
+  int reconIters = -1;  // repquant's recon_iters; < 0: the method's default (500)
   int64_t fortunesBytes = 16384, oodBytes = 16384;
   std::string jsonOut, merge;  // where the runs go; render from saved run lists instead of running
   std::vector<int> onlySeeds;  // subset of 0..seeds-1 (completing a partial set); empty: all
@@ -67,7 +68,8 @@ std::string label(const std::string& m) {
   if (m == "omse") return "OMSE";
   if (m == "smoothquant") return "SmoothQuant (α 0.5)";
   if (m == "repq-vit") return "RepQ fold (RMSNorm β)";
-  if (m == "repquant") return "RepQuant-LM (dual clip + fold)";
+  if (m == "repquant") return "RepQuant-LM (dual clip + fold + AdaRound/LSQ reconstruction)";
+  if (m == "repquant-norecon") return "RepQuant-LM without reconstruction (dual clip + fold)";
   return m;
 }
 
@@ -114,8 +116,13 @@ int runLmReport(const LmReportArgs& a, const std::string& commandLine) {
         "biases of every consumer (q, k, v; gate, up), fractional target zero point as in the official code; "
         "other ranges percentile-MSE. RepQuant-LM: as RepQ, but the per-channel bounds of each RMSNorm output are "
         "first learned (dual clipping, Adam " << a.clipSteps << " steps through the STE quantizer, objective the "
-        "MSE of the consumers' FP-weight outputs on the calibration tokens); RepQuant's quantized-weight "
-        "reconstruction is **not** implemented, so this row is dual clipping + fold only. Calibration: "
+        "MSE of the consumers' FP-weight outputs on the calibration tokens), then, after the fold and the weight "
+        "quantization, every quantized Linear is reconstructed layer-wise in execution order with the ViT path's "
+        "engine and defaults (AdaRound rounding + LSQ input step, Adam 500 steps of 1024 rows, rounding lr 0.01, "
+        "λ 0.01, β 20 → 2 after a 20 % warm-up; input: the quantized model's layer input, target: the folded FP "
+        "layer's output on the FP input, over the calibration tokens). \"RepQuant-LM without reconstruction\" is "
+        "the same run with the weights rounded to nearest (runs that carry no reconstruction metrics). "
+        "Calibration: "
      << a.calib << " sequences of " << a.calibLen << " tokens, seeds 0.." << a.seeds - 1
      << " (lm-fortunes: random windows of the fortunes training split; stories260K: text sampled from the FP "
         "model at temperature 1, disjoint from the evaluation text). Perplexity: lm-fortunes on the first "
@@ -177,6 +184,7 @@ int runLmReport(const LmReportArgs& a, const std::string& commandLine) {
             r.calibSamples = a.calib;
             r.calibSeed = seed;
             r.params = {{"wbits", wb}, {"abits", ab}};
+            if (method == "repquant" && a.reconIters >= 0) r.params["recon_iters"] = a.reconIters;
             LmQuantOptions oo = o;
             oo.evaluateFp = !fpDone;
             fpDone = true;
@@ -208,7 +216,10 @@ int runLmReport(const LmReportArgs& a, const std::string& commandLine) {
     std::vector<std::string> methodsSeen, bitsSeen;
     for (auto& r : all) {
       if (r["model"] != name) continue;
-      const std::string method = r["method"], b = r["bits"];
+      std::string method = r["method"];
+      const std::string b = r["bits"];
+      // repquant runs made before the LM reconstruction existed (or with recon_iters 0)
+      if (method == "repquant" && !r["metrics"].contains("reconstruction")) method = "repquant-norecon";
       if (std::find(methodsSeen.begin(), methodsSeen.end(), method) == methodsSeen.end()) methodsSeen.push_back(method);
       if (std::find(bitsSeen.begin(), bitsSeen.end(), b) == bitsSeen.end()) bitsSeen.push_back(b);
       const auto& mt = r["metrics"];
@@ -281,6 +292,8 @@ void addRepquantLmCommands(CLI::App& app) {
   r->add_option("--calib", ra.calib, "Calibration sequences")->check(CLI::Range(1, 100000));
   r->add_option("--calib-len", ra.calibLen, "Tokens per sequence")->check(CLI::Range(2, 4096));
   r->add_option("--clip-steps", ra.clipSteps, "Dual-clipping Adam steps (repquant)")->check(CLI::Range(0, 100000));
+  r->add_option("--recon-iters", ra.reconIters, "RepQuant's reconstruction steps per layer (default: the method's)")
+      ->check(CLI::Range(0, 20000));
   r->add_option("--fortunes-bytes", ra.fortunesBytes, "Held-out fortunes scored (bytes)");
   r->add_option("--ood-bytes", ra.oodBytes, "Bytes of tinyshakespeare.txt scored");
   r->add_option("--only-seeds", ra.onlySeeds, "Run only these of the seeds (to complete a partial set)")->delimiter(',');
@@ -292,6 +305,7 @@ void addRepquantLmCommands(CLI::App& app) {
         << " --methods " << ra.methodsList << " --bits " << ra.bits << " --seeds " << ra.seeds << " --calib " << ra.calib
         << " --calib-len " << ra.calibLen << " --clip-steps " << ra.clipSteps << " --fortunes-bytes " << ra.fortunesBytes
         << " --ood-bytes " << ra.oodBytes;
+    if (ra.reconIters >= 0) cmd << " --recon-iters " << ra.reconIters;
     if (!ra.onlySeeds.empty()) {
       cmd << " --only-seeds ";
       for (size_t i = 0; i < ra.onlySeeds.size(); ++i) cmd << (i ? "," : "") << ra.onlySeeds[i];

@@ -163,7 +163,7 @@ DualClipResult learnDualClip(const torch::Tensor& X0, const std::vector<torch::T
   return res;
 }
 
-LmPtqOutcome runPtqLm(const DecoderLM& model, const torch::Tensor& tokens, const LmPtqConfig& cfg) {
+LmPtqOutcome runPtqLm(const DecoderLM& model, const torch::Tensor& tokens, const LmPtqConfig& cfg, JobContext* job) {
   using Fold = LmPtqConfig::Fold;
   LmPtqOutcome out;
   out.variant = std::static_pointer_cast<DecoderLM>(model.clone());
@@ -250,6 +250,7 @@ LmPtqOutcome runPtqLm(const DecoderLM& model, const torch::Tensor& tokens, const
       quantW(e, e + ".weight");  // one range per token row
     }
   }
+  if (cfg.quantWeights && cfg.reconstruct) reconstructLmLayers(out, tokens, cfg.recon, job);  // ptq_lm_recon.cpp
   return out;
 }
 

@@ -69,6 +69,15 @@ Result<LmPtqConfig> configFor(const Recipe& recipe, const LmQuantOptions& opts, 
     if (sm)
       cfg.softmax = s == "log-sqrt2" ? PtqConfig::Softmax::LogSqrt2
                                      : s == "log2" ? PtqConfig::Softmax::Log2 : PtqConfig::Softmax::Uniform;
+    if (id == "repquant") {  // weight reconstruction after the fold, with the ViT path's parameters
+      cfg.recon.iters = param<int>(P, "recon_iters", 0);
+      cfg.reconstruct = cfg.recon.iters > 0;
+      cfg.recon.lrRound = param<double>(P, "recon_lr", cfg.recon.lrRound);
+      cfg.recon.lambda = param<double>(P, "recon_lambda", cfg.recon.lambda);
+      cfg.recon.learnActStep = param<bool>(P, "recon_act_step", true) && cfg.abits > 0;
+      cfg.recon.seed = uint64_t(recipe.calibSeed);
+      cfg.recon.device = param<std::string>(P, "recon_device", "cpu");
+    }
   } else {
     return Error{Error::Code::Unsupported, "method '" + id + "' is not available for language models"};
   }
@@ -105,7 +114,13 @@ Result<QuantizeResult> quantizeLm(const Model& model, const Recipe& recipe0, con
     job.progress(0.1, "calibrating " + recipe.method);
     resetPeakRss();
     const auto tc = std::chrono::steady_clock::now();
-    auto outc = detail::runPtqLm(dec, calib->tokens, cfg);
+    detail::LmPtqOutcome outc;
+    try {
+      JobContext sub = job.sub(0.1, 0.4);
+      outc = detail::runPtqLm(dec, calib->tokens, cfg, &sub);
+    } catch (const detail::ReconCancelled&) {
+      return Error::cancelled();
+    }
     const double calibSeconds = since(tc);
     const double peak = peakRssMiB();
     job.progress(0.4, "quantized");
@@ -146,8 +161,25 @@ Result<QuantizeResult> quantizeLm(const Model& model, const Recipe& recipe0, con
       folds.push_back(j);
     }
     if (!folds.empty()) metrics["folds"] = folds;
+    nlohmann::json rec = nlohmann::json::array();
+    for (auto& r : outc.recon)
+      rec.push_back({{"layer", r.layer},
+                     {"output_mse_nearest", r.mseNearest},
+                     {"output_mse_reconstructed", r.mseFinal},
+                     {"binary_fraction", r.binaryFraction},
+                     {"flipped_fraction", r.flipFraction},
+                     {"kept", r.kept}});
+    if (!rec.empty()) {
+      metrics["reconstruction"] = rec;
+      metrics["reconstruction_settings"] = {{"iters", cfg.recon.iters},       {"lr_round", cfg.recon.lrRound},
+                                            {"lambda", cfg.recon.lambda},     {"act_step", cfg.recon.learnActStep},
+                                            {"batch_rows", cfg.recon.batchRows}, {"device", cfg.recon.device}};
+    }
     if (cfg.fold == LmPtqConfig::Fold::DualClipRepQ)
-      notes.push_back("repquant on LMs: learned dual clipping + fold; quantized-weight reconstruction not implemented");
+      notes.push_back(cfg.reconstruct ? "repquant on LMs: learned dual clipping + fold + layer-wise AdaRound/LSQ "
+                                        "weight reconstruction"
+                                      : "repquant on LMs: learned dual clipping + fold (recon_iters 0: no weight "
+                                        "reconstruction)");
 
     auto& v = outc.variant;
     v->name = model.name() + " [" + recipe.method + " W" + std::to_string(cfg.wbits) +

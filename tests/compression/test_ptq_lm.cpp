@@ -2,9 +2,12 @@
 // fold with its added beta and consumer biases is exact in FP; with the integer zero
 // point the folded per-tensor quantizer reproduces the per-channel A4 codes; SmoothQuant
 // migration is exact in FP; the LM softmax tap takes a quantizer; quantizing never
-// mutates the source; W8A8 RTN perplexity stays within a few % of FP; quantize() routes
-// LMs. The zoo weights are committed, so failing to open them fails the test.
+// mutates the source; RepQuant's weight reconstruction lowers the per-layer output
+// error and can be cancelled; W8A8 RTN perplexity stays within a few % of FP; quantize()
+// routes LMs. The zoo weights are committed, so failing to open them fails the test.
 #include <torch/torch.h>
+
+#include <algorithm>
 
 #include <QtTest/QtTest>
 
@@ -166,6 +169,66 @@ class TestPtqLm : public QObject {
     QVERIFY(v.weight("model.embed_tokens.weight").equal(lm->weight("model.embed_tokens.weight")));
     QCOMPARE(res->metrics["folds"].size(), size_t(2 * lm->config().layers));
     QVERIFY(maxRel(logitsOf(v, tok), logitsOf(*lm, tok)) > 0);
+  }
+
+  void repquantReconstructionLowersLayerErrors() {
+    // RepQuant at W4A4 with the AdaRound/LSQ reconstruction after dual clipping + fold:
+    // every quantized Linear is reconstructed, in execution order, and its output MSE
+    // against the folded FP layer drops for most layers.
+    Recipe r;
+    r.method = "repquant";
+    r.calibSamples = 4;
+    r.params = {{"wbits", 4}, {"abits", 4}, {"recon_iters", 80}};
+    LmQuantOptions o;
+    o.calibLength = 64;
+    o.clipSteps = 10;
+    o.evaluate = false;
+    std::vector<std::string> stages;
+    JobContext job([&](double, const std::string& s) { stages.push_back(s); });
+    auto res = quantizeLm(model, r, o, job);
+    QVERIFY2(res.ok(), res.ok() ? "" : res.error().message.c_str());
+    QVERIFY(res->metrics.contains("reconstruction"));
+    const auto& rec = res->metrics["reconstruction"];
+    QCOMPARE(rec.size(), size_t(7 * lm->config().layers));
+    QCOMPARE(rec[0]["layer"].get<std::string>(), std::string("model.layers.0.self_attn.q_proj"));
+    QCOMPARE(res->metrics["reconstruction_settings"]["iters"].get<int>(), 80);
+    int lower = 0;
+    double sumNear = 0, sumRec = 0, flipped = 0;
+    for (auto& l : rec) {
+      const double a = l["output_mse_nearest"], b = l["output_mse_reconstructed"];
+      QVERIFY(b <= a);  // the engine keeps nearest rounding when it does not help
+      lower += b < a;
+      sumNear += 1.0, sumRec += b / std::max(a, 1e-30);  // relative to nearest rounding
+      flipped += l["flipped_fraction"].get<double>();
+    }
+    qInfo("repquant W4A4 reconstruction: %d of %d layers lower, mean relative output MSE %.3f, mean flipped %.3f",
+          lower, int(rec.size()), sumRec / sumNear, flipped / rec.size());
+    QVERIFY(lower * 4 >= int(rec.size()) * 3);
+    QVERIFY(sumRec < 0.98 * sumNear);
+    QVERIFY(flipped > 0);
+    QVERIFY(std::any_of(stages.begin(), stages.end(),
+                        [](const std::string& s) { return s.rfind("reconstruction step", 0) == 0; }));
+    // the learned input steps are in the variant's quantizers
+    const auto& v = static_cast<const DecoderLM&>(*res->variant.impl());
+    QVERIFY(v.inputTransforms.count("model.layers.0.mlp.down_proj"));
+  }
+
+  void repquantReconstructionCancels() {
+    Recipe r;
+    r.method = "repquant";
+    r.calibSamples = 4;
+    r.params = {{"wbits", 4}, {"abits", 4}, {"recon_iters", 200}};
+    LmQuantOptions o;
+    o.calibLength = 32;
+    o.clipSteps = 0;
+    o.evaluate = false;
+    JobContext job;
+    job.setProgress([&](double, const std::string& s) {
+      if (s.rfind("reconstruction step", 0) == 0) job.cancel();
+    });
+    auto res = quantizeLm(model, r, o, job);
+    QVERIFY(!res.ok());
+    QVERIFY2(res.error().isCancelled(), res.error().message.c_str());
   }
 
   void w8a8RtnPerplexityCloseToFp() {

@@ -57,6 +57,10 @@ struct LmPtqConfig {
   bool quantEmbedding = false, quantHead = false;
   int clipSteps = 100;
   double clipLr = 0.01;
+  // RepQuant: layer-wise AdaRound weight reconstruction (+ LSQ input steps) after the
+  // fold and the weight quantization, as the ViT path (reconstructLmLayers below).
+  bool reconstruct = false;
+  ReconConfig recon;
 };
 
 struct LmPtqOutcome {
@@ -67,10 +71,22 @@ struct LmPtqOutcome {
   std::map<std::string, torch::Tensor> fpWeights;            // (folded) FP weights before fake-quant
   std::vector<std::string> targets;                          // quantized layers
   std::map<std::string, std::pair<double, double>> clipLoss; // norm -> dual-clip loss before/after
+  std::vector<PtqOutcome::LayerRecon> recon;                 // per reconstructed layer, in order
 };
 
+// Layer-wise weight reconstruction of a runPtqLm outcome (methods/repquant.md §2.5), in
+// execution order, as reconstructLayers() does for the ViT: each quantized Linear's
+// rounding (and its input step) is learned so that its output on the variant's input
+// (the earlier layers already quantized and reconstructed) matches the folded FP layer's
+// output on the FP input, over the calibration tokens. Rewrites the variant's weights,
+// out.inputQuantizers and the input transforms; appends to out.recon. Checks `job` for
+// cancel (throws ReconCancelled) and reports progress through it.
+void reconstructLmLayers(LmPtqOutcome& out, const torch::Tensor& tokens, const ReconConfig& cfg, JobContext* job);
+
 // Builds the fake-quantized variant from calibration token windows [N, L]. Never edits
-// `model`. Throws std::invalid_argument for folds on non-LLaMA models.
-LmPtqOutcome runPtqLm(const DecoderLM& model, const torch::Tensor& tokens, const LmPtqConfig& cfg);
+// `model`. Throws std::invalid_argument for folds on non-LLaMA models, ReconCancelled
+// when `job` is cancelled during reconstruction.
+LmPtqOutcome runPtqLm(const DecoderLM& model, const torch::Tensor& tokens, const LmPtqConfig& cfg,
+                      JobContext* job = nullptr);
 
 }  // namespace cs::detail
