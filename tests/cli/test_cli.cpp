@@ -1,5 +1,7 @@
 // The CLI twin end to end: exit codes, JSON fields, progress on stderr, errors.
 #include <QtTest/QtTest>
+
+#include "cli_process.h"
 #include <nlohmann/json.hpp>
 
 class TestCli : public QObject {
@@ -8,16 +10,8 @@ class TestCli : public QObject {
   QString models = QString(CS_SOURCE_DIR) + "/tests/models/";
   QTemporaryDir dir;
 
-  struct Out {
-    int code;
-    QByteArray out, err;
-  };
-  Out run(const QStringList& args, int timeoutMs = 300000) {
-    QProcess p;
-    p.start(exe, args);
-    p.waitForFinished(timeoutMs);
-    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(), p.readAllStandardError()};
-  }
+  using Out = cs_test::CliOut;
+  Out run(const QStringList& args, int timeoutMs = 300000) { return cs_test::runProcess(exe, args, timeoutMs); }
   static bool zooPresent() {
     return QFile::exists(QString(CS_SOURCE_DIR) + "/resources/zoo/vit-fmnist/model.safetensors");
   }

@@ -1,6 +1,8 @@
 // `cstudio sensitivity` and `cstudio explore` end to end: JSON fields, exit codes, errors
 // that name the file.
 #include <QtTest/QtTest>
+
+#include "cli_process.h"
 #include <nlohmann/json.hpp>
 
 class TestExploreCli : public QObject {
@@ -8,17 +10,8 @@ class TestExploreCli : public QObject {
   QString exe = QString(CS_BINARY_DIR) + "/app/cli/cstudio";
   QString models = QString(CS_SOURCE_DIR) + "/tests/models/";
 
-  struct Out {
-    int code;
-    QByteArray out, err;
-  };
-  Out run(const QStringList& args) {
-    QProcess p;
-    p.start(exe, args);
-    p.waitForFinished(170000);
-    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(),
-            p.readAllStandardError()};
-  }
+  using Out = cs_test::CliOut;
+  Out run(const QStringList& args) { return cs_test::runProcess(exe, args, 170000); }
 
  private Q_SLOTS:
   void sensitivityJson() {

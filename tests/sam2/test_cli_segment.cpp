@@ -1,6 +1,8 @@
 // `cstudio segment` end to end on the sam2_mini fixture: masks written per frame, J/F
 // against ground truth (its own masks: 1.0 on the DAVIS-scored frames), errors.
 #include <QtTest/QtTest>
+
+#include "cli_process.h"
 #include <nlohmann/json.hpp>
 
 class TestCliSegment : public QObject {
@@ -9,17 +11,8 @@ class TestCliSegment : public QObject {
   QString mini = QString(CS_SHARED_DIR) + "/fixtures/sam2_mini";
   QTemporaryDir dir;
 
-  struct Out {
-    int code;
-    QByteArray out, err;
-  };
-  Out run(const QStringList& args) {
-    QProcess p;
-    p.start(exe, args);
-    p.waitForFinished(300000);
-    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(),
-            p.readAllStandardError()};
-  }
+  using Out = cs_test::CliOut;
+  Out run(const QStringList& args) { return cs_test::runProcess(exe, args, 300000); }
 
  private Q_SLOTS:
   void segmentsWritesMasksAndScores() {
