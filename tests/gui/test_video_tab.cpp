@@ -2,7 +2,9 @@
 // masks) with the zoo's sam2-micro: open the frames, click the object (a real mouse click
 // on the frame view), propagate 6 frames, check a mask on every frame overlapping the
 // ground truth, turn SWR + SMR and "compare with full" on, propagate again and check the
-// routing and retention data the overlays draw, the IoU plot, undo, export.
+// routing and retention data the overlays draw, the IoU plot, undo, export. Then the same
+// clip as an MJPG .avi (OpenCV decoding), a box dragged with the mouse on the last frame and
+// Backward propagation.
 // With CS_VIDEO_SCREENSHOTS=DIR it also saves the screenshots of docs/screenshots/ (and,
 // when ../shared/data/videos/bedroom exists, one on that real video).
 // Skips (with a message) only when sam2-micro's weights are absent.
@@ -152,7 +154,9 @@ class TestVideoTab : public QObject {
       tab.setCurrentFrame(f);
       if (tab.efficientView()->smrHeatCount() > 0) break;
     }
-    if (smrFrames > 0) QVERIFY(tab.efficientView()->smrHeatCount() > 0);
+    // frames 3.. use pruned memory frames (measured as the newest one step earlier)
+    QVERIFY2(smrFrames > 0, "SMR on: no frame carries kept-token maps");
+    QVERIFY(tab.efficientView()->smrHeatCount() > 0);
 
     // export, then undo (Ctrl+Z) removes the prompt
     QTemporaryDir out;
@@ -169,6 +173,85 @@ class TestVideoTab : public QObject {
     QTest::keyClick(tab.efficientView(), Qt::Key_Z, Qt::ControlModifier);
     QCOMPARE(s->prompts().size(), 0);
     QTRY_COMPARE_WITH_TIMEOUT(s->cachedFrames(), 0, 20000);
+    s->waitForIdle(20000);
+  }
+
+  // A video FILE (MJPG .avi written by the tab's own export, no prompts so no overlays),
+  // decoded by OpenCV; a box drawn with the mouse (press, move, release) on the LAST frame;
+  // Backward propagation from there: a result on every frame, the box's mask on the object.
+  void videoFileBoxBackward() {
+    QTemporaryDir out;
+    QString avi;
+    {
+      VideoTab tab;
+      tab.openVideo(dir_.filePath(QStringLiteral("frames")));
+      QTRY_VERIFY_WITH_TIMEOUT(tab.session()->hasVideo(), 30000);
+      QString err;
+      avi = tab.session()->exportAnnotated(out.filePath(QStringLiteral("clip.avi")), 10, &err);
+      QVERIFY2(!avi.isEmpty(), qPrintable(err));
+      if (!avi.endsWith(QStringLiteral(".avi"))) QSKIP("OpenCV here cannot write MJPG .avi (export fell back to PNG frames)");
+    }
+    VideoTab tab;
+    tab.resize(1500, 950);
+    tab.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&tab));
+    auto* s = tab.session();
+    tab.openVideo(avi);
+    QTRY_VERIFY_WITH_TIMEOUT(s->hasVideo(), 30000);
+    QCOMPARE(s->numFrames(), kFrames);
+    QCOMPARE(s->frameSize(), QSize(128, 128));
+    const int last = kFrames - 1;
+    tab.setCurrentFrame(last);
+    QVERIFY(!tab.efficientView()->frame().isNull());
+
+    // the object's box on the last frame, from the ground truth, dragged in widget coordinates
+    int x0 = 128, y0 = 128, x1 = -1, y1 = -1;
+    for (int i = 0; i < 128 * 128; ++i)
+      if (video_.label[last][i] == 1) {
+        x0 = std::min(x0, i % 128), x1 = std::max(x1, i % 128);
+        y0 = std::min(y0, i / 128), y1 = std::max(y1, i / 128);
+      }
+    QVERIFY2(x1 >= 0, "object 1 is not visible on the last frame of the clip");
+    auto* view = tab.efficientView();
+    const QPoint a = view->toWidget(QPointF(x0, y0)).toPoint(), b = view->toWidget(QPointF(x1 + 1, y1 + 1)).toPoint();
+    QTest::mousePress(view, Qt::LeftButton, Qt::NoModifier, a);
+    QMouseEvent move(QEvent::MouseMove, QPointF(b), view->mapToGlobal(QPointF(b)), Qt::NoButton, Qt::LeftButton,
+                     Qt::NoModifier);
+    QApplication::sendEvent(view, &move);
+    QTest::mouseRelease(view, Qt::LeftButton, Qt::NoModifier, b);
+    QCOMPARE(s->prompts().size(), 1);
+    const auto& pr = s->prompts()[0];
+    QCOMPARE(pr.kind, cs::qt::VideoPrompt::Box);
+    QCOMPARE(pr.frame, last);
+    QVERIFY(std::abs(pr.box.left() - x0) <= 2 && std::abs(pr.box.bottom() - (y1 + 1)) <= 2);
+    QTRY_VERIFY_WITH_TIMEOUT(s->result(last) && s->result(last)->object(1), 20000);
+
+    // Backward: every frame gets a result; the frames tracked backwards lie on the object.
+    // (Not asserted: the prompted frame's own box mask. sam2-micro's single-mask slot, which
+    // SAM 2 uses for box prompts, is empty on this clip -- IoU 0.00 on frame 5 here and in
+    // `cstudio segment --box`, while the tracked frames reach IoU 0.91-0.95: a model weakness
+    // recorded in its model card, not the tab's plumbing.)
+    QSignalSpy done(s, &cs::qt::VideoSession::propagateFinished);
+    tab.propagate(true);
+    QVERIFY(done.wait(60000));
+    QVERIFY(!done.first().at(0).toBool());
+    QCOMPARE(s->cachedFrames(), kFrames);
+    auto iouAt = [&](int f) {
+      const auto* o = s->result(f)->object(1);
+      qint64 inter = 0, uni = 0;
+      for (int i = 0; i < 128 * 128; ++i) {
+        const bool g = video_.label[f][i] == 1, m = o->mask.constScanLine(i / 128)[i % 128] != 0;
+        inter += g && m;
+        uni += g || m;
+      }
+      return uni ? double(inter) / double(uni) : 0.0;
+    };
+    for (int f = 0; f < kFrames; ++f) {
+      QVERIFY2(s->result(f) && s->result(f)->object(1), qPrintable(QStringLiteral("frame %1 has no result").arg(f)));
+      const double iou = iouAt(f);
+      qInfo("box on frame %d of the decoded .avi, Backward: frame %d IoU with the ground truth %.3f", last, f, iou);
+      if (f != last) QVERIFY2(iou > 0.0, qPrintable(QStringLiteral("frame %1: the tracked mask misses the object").arg(f)));
+    }
     s->waitForIdle(20000);
   }
 
