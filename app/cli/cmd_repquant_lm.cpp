@@ -254,7 +254,10 @@ int runLmReport(const LmReportArgs& a, const std::string& commandLine) {
       md << "---|---|\n";
       for (auto& m : ms) {
         md << "| " << label(m) << " | ";
-        for (auto& b : bs) md << fmt(rows[m][b][t].mean(), 3) << " ± " << fmt(rows[m][b][t].sd(), 3) << " | ";
+        for (auto& b : bs) {
+          const Stat& st = rows[m][b][t];
+          md << (st.v.empty() ? std::string("not run") : fmt(st.mean(), 3) + " ± " + fmt(st.sd(), 3)) << " | ";
+        }
         md << fmt(calibSec[m].mean(), 2) << " | " << fmt(calibMem[m].mean(), 0) << " |\n";
       }
       md << "\n";

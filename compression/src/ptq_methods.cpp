@@ -111,7 +111,8 @@ MethodInfo repquantInfo() {
       "RepQ-ViT plus learned per-channel dual clipping (separate lower and upper bounds, Adam through the STE) of the "
       "post-LayerNorm quantizers before the fold, softmax calibrated as log-sqrt2 and executed as log2 with the "
       "parity split, and layer-wise AdaRound weight reconstruction (with activation step learning) after the fold. "
-      "Native ViT only. Simulated (fake-quant).";
+      "Native ViT and LLaMA-style decoders (RMSNorm outputs: dual clipping, fold with an added beta, then the same "
+      "reconstruction). Simulated (fake-quant).";
   m.params = commonParams("percentile-mse");
   for (auto& p : m.params) {  // the paper's default setting is W4/A4
     if (p.name == "wbits" || p.name == "abits") p.defaultValue = 4;
