@@ -69,14 +69,17 @@ void addSynthCommands(CLI::App& app) {
                           {"frames", r->frames},  {"J", r->J},                  {"F", r->F},
                           {"JF", r->JF},          {"frame0_J", r->frame0J},     {"absent_frames", r->absentFrames},
                           {"absent_accuracy", r->absentAccuracy}, {"best_candidate_J", r->bestJ},
-                          {"iou_pearson", r->iouPearson}, {"seconds", r->seconds}};
+                          {"iou_pearson", r->iouPearson}, {"click_same_slot_iou", r->clickSameSlotIou},
+                          {"click_on_clicked", r->clickOnClicked}, {"seconds", r->seconds}};
       if (json) {
         printJson(j);
       } else {
         std::cout << std::fixed << std::setprecision(3) << path << ": J&F " << r->JF << " (J " << r->J << ", F " << r->F
                   << ") over " << r->sequences << " sequences of " << r->frames << " frames (" << r->videos
                   << " videos); prompted-frame J " << r->frame0J << "; best-candidate J " << r->bestJ
-                  << "; IoU head r " << r->iouPearson << "; " << r->absentFrames
+                  << "; IoU head r " << r->iouPearson << "; click check: same-slot IoU across clicks "
+                  << r->clickSameSlotIou << ", candidates on the clicked object " << r->clickOnClicked << "; "
+                  << r->absentFrames
                   << " absent frames, score <= 0 on " << r->absentAccuracy * 100 << " %; " << std::setprecision(1)
                   << r->seconds << " s\n";
       }

@@ -37,6 +37,9 @@ struct Sam2MicroArgs {
   int steps = 0;
   int batchFrames = 0, batchClips = 0, evalVideos = 0;
   double minutes = 0, iouWeight = 1, lr = 0, stage1 = -1, allMask = -1;
+  int extraObjects = -1;
+  double singleClick = -1;
+  bool reinitDecoder = false;
   std::string resume;
 } gSam2;
 
@@ -53,6 +56,9 @@ int trainSam2(const TrainArgs& a) {
   if (gSam2.evalVideos > 0) o.evalVideos = gSam2.evalVideos;
   if (gSam2.stage1 >= 0) o.stage1Fraction = gSam2.stage1;
   if (gSam2.allMask >= 0) o.allMaskWeight = gSam2.allMask;
+  if (gSam2.extraObjects >= 0) o.extraObjects = gSam2.extraObjects;
+  if (gSam2.singleClick >= 0) o.singleClickFraction = gSam2.singleClick;
+  o.reinitDecoder = gSam2.reinitDecoder;
   o.seed = a.seed;
   o.outDir = a.outDir;
   o.device = a.device;
@@ -64,7 +70,10 @@ int trainSam2(const TrainArgs& a) {
               (gSam2.batchFrames > 0 ? " --batch-frames " + std::to_string(gSam2.batchFrames) : "") +
               (gSam2.batchClips > 0 ? " --batch-clips " + std::to_string(gSam2.batchClips) : "") +
               (gSam2.stage1 >= 0 ? " --stage1 " + std::to_string(gSam2.stage1) : "") +
-              (gSam2.allMask >= 0 ? " --all-mask-weight " + std::to_string(gSam2.allMask) : "");
+              (gSam2.allMask >= 0 ? " --all-mask-weight " + std::to_string(gSam2.allMask) : "") +
+              (gSam2.extraObjects >= 0 ? " --extra-objects " + std::to_string(gSam2.extraObjects) : "") +
+              (gSam2.singleClick >= 0 ? " --single-click " + std::to_string(gSam2.singleClick) : "") +
+              (gSam2.reinitDecoder ? " --reinit-decoder" : "");
   auto r = trainSam2Micro(o, job);
   if (!r) return fail(r.error());
   nlohmann::json out = {{"model", "sam2-micro"}, {"weights", r->weightsPath}, {"card", r->cardPath},
@@ -72,7 +81,8 @@ int trainSam2(const TrainArgs& a) {
                         {"J", r->eval.J},         {"F", r->eval.F},            {"JF", r->eval.JF},
                         {"sequences", r->eval.sequences}, {"best_candidate_J", r->eval.bestJ},
                         {"iou_pearson", r->eval.iouPearson}, {"absent_frames", r->eval.absentFrames},
-                        {"absent_accuracy", r->eval.absentAccuracy}};
+                        {"absent_accuracy", r->eval.absentAccuracy}, {"frame0_J", r->eval.frame0J},
+                        {"click_same_slot_iou", r->eval.clickSameSlotIou}, {"click_on_clicked", r->eval.clickOnClicked}};
   if (a.json)
     printJson(out);
   else
@@ -96,7 +106,7 @@ void addTrainCommands(CLI::App& app) {
   t->add_option("--out", a.outDir, "Output directory (default: the zoo folder of the model)");
   t->add_option("--max-samples", a.maxSamples, "Use only this many training samples (quick runs)");
   t->add_flag("--json", a.json, "JSON output");
-  t->add_option("--steps", gSam2.steps, "sam2-micro: optimizer steps (default 3000)");
+  t->add_option("--steps", gSam2.steps, "sam2-micro: optimizer steps (default 3000; with --resume, steps added)");
   t->add_option("--minutes", gSam2.minutes, "sam2-micro: time budget; the schedule follows elapsed time");
   t->add_option("--resume", gSam2.resume, "sam2-micro: start from these weights (safetensors)");
   t->add_option("--iou-weight", gSam2.iouWeight, "sam2-micro: weight of the IoU-prediction loss (default 1)");
@@ -107,6 +117,12 @@ void addTrainCommands(CLI::App& app) {
   t->add_option("--stage1", gSam2.stage1, "sam2-micro: share of the run on single frames (default 0.4)");
   t->add_option("--all-mask-weight", gSam2.allMask,
                 "sam2-micro: mask loss = best candidate + this x mean over candidates (default 1; 0 = SAM's min)");
+  t->add_option("--extra-objects", gSam2.extraObjects,
+                "sam2-micro: training clips get 0..N more objects than the 3 of the held-out clips (default 0)");
+  t->add_option("--single-click", gSam2.singleClick,
+                "sam2-micro: share of click steps trained on the single-mask slot (default 0)");
+  t->add_flag("--reinit-decoder", gSam2.reinitDecoder,
+              "sam2-micro: with --resume, the prompt encoder and mask decoder start from fresh weights");
   t->add_option("--device", a.device, "cpu or cuda (CUDA builds of LibTorch)")->check(CLI::IsMember({"cpu", "cuda"}));
   t->callback([] {
     auto it = trainers().find(a.model);

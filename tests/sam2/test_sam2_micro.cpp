@@ -114,6 +114,35 @@ class TestSam2Micro : public QObject {
     QVERIFY(back >= 1);
   }
 
+  // Training clutter (SynthOptions::extraObjects): up to 4 more objects, masks still exact,
+  // held-out clips (option off) unchanged, some extras the same item as one of the first three.
+  void extraObjectsKeepMasksExact() {
+    if (!haveFmnist()) QSKIP("Fashion-MNIST absent");
+    torch::NoGradGuard ng;
+    auto sprites = S2::synthSprites("train");
+    std::vector<uint64_t> seeds;
+    for (int i = 0; i < 16; ++i) seeds.push_back(777 + i);
+    S2::SynthOptions more;
+    more.extraObjects = 4;
+    auto plain = S2::synthClips(sprites, seeds, 3, 128, torch::kCPU);
+    auto a = S2::synthClips(sprites, seeds, 3, 128, torch::kCPU, more);
+    QCOMPARE(a.masks.size(2), int64_t(S2::kSynthObjects + 4));
+    QVERIFY(torch::equal(a.masks, (a.masks > 0.5).to(torch::kFloat32)));
+    QVERIFY(a.masks.sum(2).max().item<float>() <= 1);
+    QVERIFY(torch::equal(a.masks.amax(2), a.alpha.amax(2)));
+    for (int k = 0; k < a.masks.size(2); ++k) {
+      auto vis = a.masks.select(2, k).unsqueeze(2) > 0.5;
+      auto diff = (a.frames - a.layers.select(2, k)).abs();
+      QVERIFY(torch::where(vis, diff, torch::zeros_like(diff)).max().item<float>() < 1e-6);
+    }
+    // the first three objects' silhouettes are those of the plain clip (extras only drawn above)
+    QVERIFY(torch::equal(a.alpha.narrow(2, 0, S2::kSynthObjects), plain.alpha));
+    auto area = (a.masks.select(1, 0).sum({2, 3}) >= 30).sum(1);  // clickable objects per clip
+    const int most = area.max().item<int>(), least = area.min().item<int>();
+    qInfo("clickable objects on frame 0 per clip: %d..%d", least, most);
+    QVERIFY(most >= 5);
+  }
+
   // The loss (see train_sam2.cpp): SAM's min over candidates alone trains one arbitrary slot
   // per input; with allWeight > 0 every candidate gets a gradient. The IoU target is the
   // real IoU of each candidate; absent objects give only the object-score term.
@@ -209,6 +238,47 @@ class TestSam2Micro : public QObject {
     }
     qInfo("best-candidate mean J over 8 frames %.3f", bestJ);
     QVERIFY2(bestJ >= 0.7, qPrintable(QString("best-candidate mean J %1 < 0.7").arg(bestJ)));
+  }
+
+  // Does the committed model use the click? Each object of 16 held-out clips is clicked in
+  // turn on frame 0 (S2::checkClicks). KNOWN LIMITATION of the committed weights, pinned here
+  // as measured (MODEL_CARD Status, session 6): the three candidates are "one visible object
+  // each", the same masks whatever object is clicked (same-slot IoU across clicks 0.997), so
+  // the clicked object is in the best candidate but the IoU head cannot know which slot.
+  // Weights that use the click fail the first two checks below: then assert the opposite
+  // (same-slot IoU < 0.5, most candidates on the clicked object) and the chosen-mask J.
+  void committedModelClickCheck() {
+    if (!haveFmnist()) QSKIP("Fashion-MNIST absent");
+    auto model = Sam2::open(sam2MicroPath(), "auto");
+    QVERIFY(model.ok());
+    torch::InferenceMode im;
+    auto sprites = S2::synthSprites("test");
+    std::vector<uint64_t> seeds;
+    for (int i = 0; i < 16; ++i) seeds.push_back(S2::kHeldOutSeed0 + i);
+    auto b = S2::synthClips(sprites, seeds, 1, 128, torch::kCPU);
+    auto c = S2::checkClicks(model.value()->impl(), b);
+    qInfo("click check: %d clips, %d clicks, %d pairs; same-slot IoU across clicks %.3f, same-slot object %.3f, "
+          "candidates on the clicked object %.3f; best J %.3f, chosen J %.3f",
+          c.clips, c.clicks, c.pairs, c.sameSlotIou, c.sameSlotObject, c.slotOnClicked, c.bestJ, c.chosenJ);
+    for (size_t s = 0; s < c.slotObject.size(); ++s) {
+      QString row;
+      for (double f : c.slotObject[s]) row += QString(" %1").arg(f, 0, 'f', 2);
+      qInfo("slot %d matches object 1..K / none:%s", int(s) + 1, qPrintable(row));
+    }
+    QVERIFY(c.pairs >= 10);
+    QVERIFY2(c.sameSlotIou > 0.9, "the committed weights changed: update this test and the model card");
+    QVERIFY(c.slotOnClicked < 0.5);
+    QVERIFY(c.bestJ > 0.7);  // ... while one of the candidates is the clicked object
+    // every slot holds a different object for most clicks (not three copies of one)
+    for (size_t s = 0; s < c.slotObject.size(); ++s) QVERIFY(c.slotObject[s].back() < 0.2);
+    // the training switch for one click, single-mask output: one candidate (slot 0)
+    S2::Sam2TrainingMode training;
+    auto imgs = S2::sam2Normalize(b.frames.select(1, 0).narrow(0, 0, 2)).view({2, 1, 3, 128, 128});
+    auto xy = torch::tensor({40.f, 40.f, 80.f, 80.f}).view({2, 1, 2});
+    auto one = S2::trackClips(model.value()->impl(), imgs, xy, torch::ones({2, 1}, torch::kInt64), false);
+    auto three = S2::trackClips(model.value()->impl(), imgs, xy, torch::ones({2, 1}, torch::kInt64), true);
+    QCOMPARE(one[0].highResMulti.size(1), int64_t(1));
+    QCOMPARE(three[0].highResMulti.size(1), int64_t(3));
   }
 
   void corruptWeightsGiveClearError() {

@@ -39,10 +39,14 @@ struct Sam2MicroTrainOptions {
   double allMaskWeight = 1.0;  // mask loss: best candidate + this x mean over the candidates
   double leaveProb = 0.25;     // training clips: per object, it leaves the frame (SynthOptions)
   double occluderProb = 0.3;   // training clips: an opaque band hides what passes behind it
+  // Against the click-ignoring minimum (see MODEL_CARD Status; off by default: not yet shown to help):
+  double singleClickFraction = 0;  // click steps trained on the single-mask slot (needs the click)
+  int extraObjects = 0;        // training clips: 0..this many more objects (e.g. 4: 3-7 in all; SynthOptions)
   double maxSeconds = 0;       // > 0: the schedule follows elapsed time and stops at this budget
   uint64_t seed = 0;
   std::string outDir;          // default: <zoo>/sam2-micro
   std::string resume;          // safetensors to start from (a checkpoint or the model)
+  bool reinitDecoder = false;  // with resume: prompt encoder and mask decoder start from fresh weights
   std::string device = "cpu";
   std::string command;         // recorded in the model card
   int evalVideos = 64, evalFrames = 16;
@@ -56,6 +60,10 @@ struct Sam2MicroEval {
   int absentFrames = 0;
   double bestJ = 0;                     // J of the best of the candidate masks (frames 1..T-1)
   double iouPearson = 0;                // IoU head vs real IoU of its candidates (present frames)
+  // Click dependence on frame 0 (every object of a video clicked in turn; checkClicks):
+  // IoU of the same candidate slot between clicks on different objects (1 = click ignored),
+  // share of candidates on the clicked object, J of the chosen mask on the prompted frame.
+  double clickSameSlotIou = 0, clickOnClicked = 0;
   double seconds = 0;
 };
 

@@ -1,6 +1,7 @@
 // Synthetic videos for sam2-micro (see engine/torch/sam2_train.h): Fashion-MNIST objects
 // moving over procedural backgrounds, with exact per-object masks. Torch only (no
 // OpenCV), so the CS_MINIMAL build trains on them.
+#include <algorithm>
 #include <cmath>
 
 #include "engine/sam2_micro.h"
@@ -42,11 +43,11 @@ struct ClipParams {
   float gradAngle, stripeAngle, stripeFreq, stripePhase, stripeSpeed, wGrad, wStripe, wNoise;
   std::vector<float> noise;  // 3 x 6 x 6
   // objects
-  int64_t sprite[kSynthObjects];
-  float colour[kSynthObjects][3];
-  float scale[kSynthObjects], dscale[kSynthObjects], angle[kSynthObjects], dangle[kSynthObjects];
-  float cx[kSynthObjects], cy[kSynthObjects], vx[kSynthObjects], vy[kSynthObjects];
-  float turn[kSynthObjects];  // frame where the object turns back (leave-and-return); huge: never
+  int64_t sprite[kSynthMaxObjects];
+  float colour[kSynthMaxObjects][3];
+  float scale[kSynthMaxObjects], dscale[kSynthMaxObjects], angle[kSynthMaxObjects], dangle[kSynthMaxObjects];
+  float cx[kSynthMaxObjects], cy[kSynthMaxObjects], vx[kSynthMaxObjects], vy[kSynthMaxObjects];
+  float turn[kSynthMaxObjects];  // frame where the object turns back (leave-and-return); huge: never
   // occluding band drawn over every object (SynthOptions::occluderProb)
   bool band = false, bandVertical = false;
   float bandPos = 0, bandVel = 0, bandHalf = 0, bandColour[3] = {0, 0, 0}, bandFreq = 0;
@@ -122,6 +123,28 @@ ClipParams drawParams(uint64_t seed, int64_t numSprites, int size, int frames, c
     hsv(r.uni(), r.uni(0.2, 0.8), r.uni(0.3, 0.9), p.bandColour);
     p.bandFreq = static_cast<float>(r.uni(3, 10));
   }
+  // Extra objects (training clutter, SynthOptions::extraObjects), drawn last for the same
+  // reason: 0..extra of them per clip, smaller, drawn above the first three; half of them
+  // copy the sprite of one of those (same class and shape, another colour). An unused slot
+  // is parked far outside the frame (empty mask).
+  const int extra = std::clamp(opt.extraObjects, 0, kSynthMaxObjects - kSynthObjects);
+  if (extra > 0) {
+    const int used = static_cast<int>(r.below(extra + 1));
+    for (int k = kSynthObjects; k < kSynthObjects + extra; ++k) {
+      p.sprite[k] = r.uni() < 0.5 ? p.sprite[r.below(kSynthObjects)] : r.below(numSprites);
+      hsv(r.uni(), r.uni(0.55, 1.0), r.uni(0.6, 1.0), p.colour[k]);
+      p.scale[k] = static_cast<float>(r.uni(0.9, 1.8) * px);
+      p.dscale[k] = static_cast<float>(r.uni(-0.025, 0.025));
+      p.angle[k] = static_cast<float>(r.uni(-0.35, 0.35));
+      p.dangle[k] = static_cast<float>(r.uni(-0.05, 0.05));
+      p.cx[k] = static_cast<float>(r.uni(0.1, 0.9) * size);
+      p.cy[k] = static_cast<float>(r.uni(0.1, 0.9) * size);
+      p.vx[k] = static_cast<float>(r.uni(-3, 3) * px);
+      p.vy[k] = static_cast<float>(r.uni(-3, 3) * px);
+      p.turn[k] = 1e9f;
+      if (k >= kSynthObjects + used) p.cx[k] = p.cy[k] = static_cast<float>(-100.0 * size), p.vx[k] = p.vy[k] = 0;
+    }
+  }
   return p;
 }
 
@@ -136,7 +159,8 @@ Tensor synthSprites(const std::string& split) {
 SynthBatch synthClips(const Tensor& sprites, const std::vector<uint64_t>& seeds, int T, int S, torch::Device dev,
                       const SynthOptions& sopt) {
   torch::NoGradGuard ng;
-  const int64_t B = static_cast<int64_t>(seeds.size()), K = kSynthObjects;
+  const int64_t B = static_cast<int64_t>(seeds.size()),
+                K = kSynthObjects + std::clamp(sopt.extraObjects, 0, kSynthMaxObjects - kSynthObjects);
   const int64_t N = sprites.size(0);
   std::vector<ClipParams> ps;
   for (auto s : seeds) ps.push_back(drawParams(s, N, S, T, sopt));

@@ -28,7 +28,7 @@ namespace fs = std::filesystem;
 using torch::Tensor;
 
 std::vector<SamHeadsOut> trackClips(const Sam2Model& m, const Tensor& images, const Tensor& coords,
-                                    const Tensor& labels) {
+                                    const Tensor& labels, bool multimaskClick) {
   const int64_t B = images.size(0), T = images.size(1);
   auto all = m.forwardImage(images.flatten(0, 1));
   auto pick = [B, T](const Tensor& x, int64_t t) {
@@ -48,7 +48,7 @@ std::vector<SamHeadsOut> trackClips(const Sam2Model& m, const Tensor& images, co
     f.highRes1 = pick(all.highRes1, t);
     const bool cond = t == 0;
     auto pix = prepareMemoryConditioned(m, f, static_cast<int>(t), cond, track, static_cast<int>(T), false);
-    SamHeadsOut sam = cond ? m.forwardSamHeads(pix, coords, labels, Tensor(), f.highRes0, f.highRes1, coords.size(1) == 1)
+    SamHeadsOut sam = cond ? m.forwardSamHeads(pix, coords, labels, Tensor(), f.highRes0, f.highRes1, coords.size(1) == 1 && multimaskClick)
                            : m.forwardSamHeads(pix, Tensor(), Tensor(), Tensor(), f.highRes0, f.highRes1, true);
     if (t + 1 < T) {
       FrameOutput o;
@@ -351,7 +351,7 @@ Sam2MicroEval evaluateModel(const Sam2Model& m, int videos, int frames, torch::D
   Sam2MicroEval ev;
   ev.videos = videos;
   ev.frames = frames;
-  double sj = 0, sf = 0, s0 = 0, sb = 0, absentOk = 0;
+  double sj = 0, sf = 0, s0 = 0, sb = 0, absentOk = 0, clickPairs = 0, clickN = 0;
   std::vector<double> pred, real;
   const int chunk = 8;
   for (int v0 = 0; v0 < videos; v0 += chunk) {
@@ -359,6 +359,13 @@ Sam2MicroEval evaluateModel(const Sam2Model& m, int videos, int frames, torch::D
     std::vector<uint64_t> seeds;
     for (int v = v0; v < std::min(videos, v0 + chunk); ++v) seeds.push_back(kHeldOutSeed0 + v);
     auto b = synthClips(sprites, seeds, frames, S, dev, so);
+    {
+      auto cc = checkClicks(m, SynthBatch{b.frames.narrow(1, 0, 1), b.masks.narrow(1, 0, 1), {}, {}, {}});
+      ev.clickSameSlotIou += cc.sameSlotIou * cc.pairs;
+      ev.clickOnClicked += cc.slotOnClicked * cc.clicks;
+      clickPairs += cc.pairs;
+      clickN += cc.clicks;
+    }
     // every object with at least 30 visible pixels on frame 0 is one sequence
     auto area = b.masks.select(1, 0).sum({2, 3}).to(torch::kCPU);
     std::vector<int64_t> vid, obj;
@@ -428,6 +435,8 @@ Sam2MicroEval evaluateModel(const Sam2Model& m, int videos, int frames, torch::D
     ev.bestJ = sb / ev.sequences;
   }
   ev.iouPearson = pearson(pred, real);
+  if (clickPairs > 0) ev.clickSameSlotIou /= clickPairs;
+  if (clickN > 0) ev.clickOnClicked /= clickN;
   ev.JF = (ev.J + ev.F) / 2;
   ev.absentAccuracy = ev.absentFrames ? absentOk / ev.absentFrames : 1.0;
   ev.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -487,7 +496,7 @@ std::string card(const Sam2MicroTrainOptions& o, const Sam2MicroReport& r, const
     << "decoder as in every SAM 2.1 (2 two-way layers, MLP 2048, 3+1 masks, IoU and object-score heads) |\n"
     << "| Parameters | " << r.parameters << " (fp16 on disk, " << detail::sam2::fmt(fileMB, 2)
     << " MB; loaded as float32) |\n"
-    << "| Data | synthetic videos (engine/src/sam2/synth_video.cpp): 3 Fashion-MNIST items per clip (Debian "
+    << "| Data | synthetic videos (engine/src/sam2/synth_video.cpp): 3 Fashion-MNIST items per clip (3-" << 3 + o.extraObjects << " in training; Debian "
     << "`dataset-fashion-mnist`, train split for training), coloured and shaded, moving (a fifth fast enough to "
     << "leave the frame), scaling, rotating and occluding each other over gradient + stripes + smooth-noise "
     << "backgrounds; exact masks from the compositing alphas. A new clip for every sample (seeded by run seed, "
@@ -502,7 +511,14 @@ std::string card(const Sam2MicroTrainOptions& o, const Sam2MicroReport& r, const
     << " frames per step, prompt on frame 0 then the official propagation with memory, loss on every frame; "
     << "training clips add absent-object events (each object leaves the frame with p " << o.leaveProb
     << ", half of them return; an opaque band crosses an object's path in " << int(o.occluderProb * 100)
-    << " % of clips). Loss per frame: 20 x focal + dice on the best candidate plus " << o.allMaskWeight
+    << " % of clips)"
+    << (o.extraObjects > 0 ? "; clutter: 0.." + std::to_string(o.extraObjects) +
+                                 " more (smaller) objects per clip, half of them the same item as one of the first three"
+                           : std::string())
+    << (o.singleClickFraction > 0 ? "; " + std::to_string(int(o.singleClickFraction * 100)) +
+                                        " % of the click steps train the single-mask slot from the click"
+                                  : std::string())
+    << ". Loss per frame: 20 x focal + dice on the best candidate plus " << o.allMaskWeight
     << " x its mean over the candidates (normalised), IoU-prediction MSE (all candidates), object-score BCE "
     << "(target: the object is visible); mask and IoU terms only where the object is visible. " << r.steps
     << " steps, seed " << o.seed << " |\n"
@@ -527,6 +543,9 @@ std::string card(const Sam2MicroTrainOptions& o, const Sam2MicroReport& r, const
     << " |\n"
     << "| IoU head: Pearson r of predicted vs real IoU of its candidates | " << detail::sam2::fmt(r.eval.iouPearson, 3)
     << " |\n"
+    << "| Click check (prompted frame, every object clicked in turn): IoU of the same candidate slot between "
+    << "clicks on different objects (1 = the click is ignored) | " << detail::sam2::fmt(r.eval.clickSameSlotIou, 3)
+    << "; candidates on the clicked object " << detail::sam2::fmt(r.eval.clickOnClicked * 100, 1) << " % |\n"
     << "| Frames where the object is fully hidden or gone | " << r.eval.absentFrames << ", object score <= 0 on "
     << detail::sam2::fmt(r.eval.absentAccuracy * 100, 1) << " % of them |\n"
     << "| Reproduce | `cstudio eval-sam2 resources/zoo/sam2-micro/model.safetensors --videos " << r.eval.videos
@@ -564,6 +583,11 @@ Result<Sam2MicroReport> trainSam2Micro(const Sam2MicroTrainOptions& o, JobContex
         return f;
       }(), o.resume);
       if (!err.empty()) return Error::badFile(o.resume, "not a sam2-micro checkpoint: " + err);
+      if (o.reinitDecoder) {  // keep the image encoder and memory path, relearn prompt -> mask from scratch
+        auto fresh = initWeights(cfg);
+        for (auto& [n, t] : w)
+          if (n.rfind("sam_mask_decoder.", 0) == 0 || n.rfind("sam_prompt_encoder.", 0) == 0) t = fresh.at(n);
+      }
     } else {
       w = initWeights(cfg);
     }
@@ -598,7 +622,7 @@ Result<Sam2MicroReport> trainSam2Micro(const Sam2MicroTrainOptions& o, JobContex
     double lastCkpt = 0;
     int step = startStep;
     for (;; ++step) {
-      double p = double(step) / o.steps;
+      double p = double(step - startStep) / o.steps;  // a resumed run: --steps more steps
       if (o.maxSeconds > 0) p = std::max(p, elapsed() / o.maxSeconds);
       if (p >= 1) break;
       if (job.cancelled()) return Error::cancelled();
@@ -608,12 +632,15 @@ Result<Sam2MicroReport> trainSam2Micro(const Sam2MicroTrainOptions& o, JobContex
       const uint64_t base = mix64(o.seed * 0x100000001B3ull + static_cast<uint64_t>(step));
       const double u = double(mix64(base ^ 0xB0C5) % 1000) / 1000;
       const int kind = u < o.boxFraction ? 1 : u < o.boxFraction + o.pointsFraction ? 2 : 0;
+      // one click, single-mask output: the one slot has to be the clicked object
+      const bool singleClick = kind == 0 && double(mix64(base ^ 0x51C1) % 1000) / 1000 < o.singleClickFraction;
       const int B = stage1 ? o.batchFrames : o.batchClips, T = stage1 ? 1 : o.clipFrames;
       std::vector<uint64_t> seeds;
       for (int i = 0; i < B; ++i) seeds.push_back(mix64(base + static_cast<uint64_t>(i) * 7919));
       SynthOptions so;
       so.leaveProb = o.leaveProb;
       so.occluderProb = o.occluderProb;
+      so.extraObjects = o.extraObjects;
       auto batch = synthClips(sprites, seeds, T, S, dev, so);
       auto gt = pickTargets(batch.masks, base, false);  // [B,T,S,S]
       auto [coords, labels] = samplePrompts(gt.select(1, 0), kind, base);
@@ -621,7 +648,7 @@ Result<Sam2MicroReport> trainSam2Micro(const Sam2MicroTrainOptions& o, JobContex
       std::vector<SamHeadsOut> outs;
       {
         Sam2TrainingMode trainingMode;
-        outs = trackClips(model, imgs, coords, labels);
+        outs = trackClips(model, imgs, coords, labels, !singleClick);
       }
       double parts[3] = {0, 0, 0};
       Tensor loss;

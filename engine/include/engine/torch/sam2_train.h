@@ -31,6 +31,7 @@ struct Sam2TrainingMode {
 };
 
 constexpr int kSynthObjects = 3;        // objects per clip (drawn in index order, last on top)
+constexpr int kSynthMaxObjects = 8;     // with SynthOptions::extraObjects
 constexpr int kSynthSize = 128;         // default frame side in pixels (sam2-micro's input)
 constexpr uint64_t kHeldOutSeed0 = 1000000;  // held-out videos: test split, seeds 1e6, 1e6+1, ...
 
@@ -46,8 +47,14 @@ struct SynthBatch {
 // change). leaveProb: per object, it heads straight out of the frame (gone within the clip;
 // half of them come back); occluderProb: per clip, an opaque band crosses one object's path
 // and hides what passes behind it. Masks stay exact (a hidden object has an empty mask).
+// extraObjects: up to this many more objects (0..extraObjects per clip, smaller, half of them
+// the same Fashion-MNIST item as one of the first three); masks then have 3 + extraObjects
+// channels, unused ones empty. With exactly 3 objects and SAM's 3 multimask slots, "one
+// object per slot, whatever the click" is a perfect minimum of the best-of-3 loss (see
+// checkClicks and the model card); clutter makes the click necessary.
 struct SynthOptions {
   double leaveProb = 0, occluderProb = 0;
+  int extraObjects = 0;
 };
 
 // Fashion-MNIST images of a split ("train" or "test") as sprites [N,28,28] in [0,1].
@@ -65,9 +72,11 @@ torch::Tensor deepestPixel(const torch::Tensor& masks);
 
 // The official flow on a batch of clips, one object per clip: prompt on frame 0 (coords
 // [B,P,2] model pixels, labels [B,P]), then propagate with the memory bank. Returns the
-// SAM-head outputs of every frame (graph kept when grad mode is on).
+// SAM-head outputs of every frame (graph kept when grad mode is on). multimaskClick false:
+// a single click gets the single-mask output too (training: the single-mask slot).
 std::vector<SamHeadsOut> trackClips(const Sam2Model& m, const torch::Tensor& images /*[B,T,3,S,S] normalised*/,
-                                    const torch::Tensor& coords, const torch::Tensor& labels);
+                                    const torch::Tensor& coords, const torch::Tensor& labels,
+                                    bool multimaskClick = true);
 
 // How well the heads that pick and gate the mask work, on clips tracked from one click on
 // the deepest pixel of an object (every object with >= 30 px on frame 0): per frame where
@@ -82,6 +91,21 @@ struct HeadCheck {
   double presentPositive = 0;                 // fraction of present frames with object score > 0
 };
 HeadCheck checkHeads(const Sam2Model& m, const SynthBatch& clips);
+
+// Does the model use the click? (train_sam2_clicks.cpp) On frame 0 of each clip with >= 2
+// objects of >= 30 px, each such object is clicked on its deepest pixel (multimask, no memory).
+// sameSlotIou: IoU of candidate slot s's mask for a click on object A vs a click on object B
+// of the same clip, averaged over pairs and slots (1: the candidates ignore the click);
+// sameSlotObject: of the (pair, slot)s where a candidate matches a gt object (IoU > 0.5), the
+// share where both clicks' slot matches the same object; slotOnClicked: share of candidates
+// matching the clicked object; slotObject[s][k]: share of clicks whose slot s matches object k
+// (draw index; k = K: none); bestJ / chosenJ: J of the best / IoU-head-chosen candidate.
+struct ClickCheck {
+  int clips = 0, clicks = 0, pairs = 0;
+  double sameSlotIou = 0, sameSlotObject = 0, slotOnClicked = 0, bestJ = 0, chosenJ = 0;
+  std::vector<std::vector<double>> slotObject;
+};
+ClickCheck checkClicks(const Sam2Model& m, const SynthBatch& clips);
 
 // The training loss of one tracked frame (gt [B,S,S] 0/1): 20 x focal + dice on the best
 // candidate plus allWeight x its mean over the candidates, IoU MSE on every candidate, object-score BCE; parts (if given) += mask, iou, obj.
