@@ -218,10 +218,10 @@ class TestSam2Micro : public QObject {
     for (auto j : js) mean += j / js.size();
     qInfo("session (IoU-head choice) on held-out clip %llu, object %d: mean J over 8 frames %.3f",
           static_cast<unsigned long long>(seed), obj + 1, mean);
-    // KNOWN LIMITATION of the committed weights: the IoU head predicts ~0.3 for every
-    // candidate, so the official argmax-IoU choice above is near random (not asserted).
-    // What is asserted: the model segments and tracks the object in one of its three
-    // candidate masks on every frame (the best candidate's mean J over 8 frames >= 0.7).
+    // The mask the session CHOSE (the official argmax-IoU choice on the prompted frame,
+    // then tracking) follows the object: mean J over 8 frames >= 0.7 (issue 7's target).
+    QVERIFY2(mean >= 0.7, qPrintable(QString("chosen-mask mean J %1 < 0.7").arg(mean)));
+    // And one of the three candidate masks is on the object on every frame.
     torch::InferenceMode im;
     auto sprites = S2::synthSprites("test");
     auto b = S2::synthClips(sprites, {seed}, 8, 128, torch::kCPU);
@@ -241,12 +241,10 @@ class TestSam2Micro : public QObject {
   }
 
   // Does the committed model use the click? Each object of 16 held-out clips is clicked in
-  // turn on frame 0 (S2::checkClicks). KNOWN LIMITATION of the committed weights, pinned here
-  // as measured (MODEL_CARD Status, session 6): the three candidates are "one visible object
-  // each", the same masks whatever object is clicked (same-slot IoU across clicks 0.997), so
-  // the clicked object is in the best candidate but the IoU head cannot know which slot.
-  // Weights that use the click fail the first two checks below: then assert the opposite
-  // (same-slot IoU < 0.5, most candidates on the clicked object) and the chosen-mask J.
+  // turn on frame 0 (S2::checkClicks). The session-5 weights did not (same candidate masks
+  // whatever object was clicked, same-slot IoU 0.997, one object per slot, chosen J 0.29);
+  // the session-6 weights do (same-slot IoU 0.02, 90 % of candidates on the clicked object,
+  // chosen J 0.78). A model that falls back to ignoring the click fails here.
   void committedModelClickCheck() {
     if (!haveFmnist()) QSKIP("Fashion-MNIST absent");
     auto model = Sam2::open(sam2MicroPath(), "auto");
@@ -260,17 +258,10 @@ class TestSam2Micro : public QObject {
     qInfo("click check: %d clips, %d clicks, %d pairs; same-slot IoU across clicks %.3f, same-slot object %.3f, "
           "candidates on the clicked object %.3f; best J %.3f, chosen J %.3f",
           c.clips, c.clicks, c.pairs, c.sameSlotIou, c.sameSlotObject, c.slotOnClicked, c.bestJ, c.chosenJ);
-    for (size_t s = 0; s < c.slotObject.size(); ++s) {
-      QString row;
-      for (double f : c.slotObject[s]) row += QString(" %1").arg(f, 0, 'f', 2);
-      qInfo("slot %d matches object 1..K / none:%s", int(s) + 1, qPrintable(row));
-    }
     QVERIFY(c.pairs >= 10);
-    QVERIFY2(c.sameSlotIou > 0.9, "the committed weights changed: update this test and the model card");
-    QVERIFY(c.slotOnClicked < 0.5);
-    QVERIFY(c.bestJ > 0.7);  // ... while one of the candidates is the clicked object
-    // every slot holds a different object for most clicks (not three copies of one)
-    for (size_t s = 0; s < c.slotObject.size(); ++s) QVERIFY(c.slotObject[s].back() < 0.2);
+    QVERIFY2(c.sameSlotIou < 0.5, qPrintable(QString("same-slot IoU across clicks %1: the click is ignored").arg(c.sameSlotIou)));
+    QVERIFY2(c.slotOnClicked > 0.6, qPrintable(QString("candidates on the clicked object %1").arg(c.slotOnClicked)));
+    QVERIFY2(c.chosenJ > 0.6, qPrintable(QString("chosen-mask J on the prompted frame %1").arg(c.chosenJ)));
     // the training switch for one click, single-mask output: one candidate (slot 0)
     S2::Sam2TrainingMode training;
     auto imgs = S2::sam2Normalize(b.frames.select(1, 0).narrow(0, 0, 2)).view({2, 1, 3, 128, 128});
