@@ -1,7 +1,9 @@
 #!/bin/bash
 # Regenerates docs/results/efficient_sam2.md (Efficient-SAM2: SWR + SMR in the SAM 2.1 port).
 #  1. parity: runs test_sam2_parity and quotes its result line;
-#  2. held-out synthetic videos and 4. GPU speed: copied from docs/results/efficient_sam2_gpu.json,
+#  2. held-out synthetic videos: `cstudio bench sam2-synth --device cpu` here (the committed weights,
+#     docs/results/efficient_sam2_synth_vm.json), then the device tables; 4. GPU speed: copied from
+#     docs/results/efficient_sam2_gpu.json,
 #     written from the device run's `cstudio bench sam2-synth ... --json` (sam2-micro, cpu and cuda)
 #     and `cstudio bench sam2 --size tiny|large --device cuda --json` outputs (.gpu/eff_run*.sh; the
 #     commands are quoted in the .md);
@@ -29,6 +31,9 @@ run() {  # run NAME ARGS... : full model (with --gt if given) and SWR + SMR agai
   $C segment $M "$@" --max-frames $MAXF --swr --adapter $AD --smr --compare-full --json \
     --stats $OUT/$name.both.json > $OUT/$name.both.out.json
 }
+# held-out synthetic clips with the committed weights and adapter (section 2, first table)
+$C bench sam2-synth $M --videos 16 --frames 16 --device cpu --json > docs/results/efficient_sam2_synth_vm.json
+echo "synthetic clips done" >&2
 for v in blackswan car-shadow; do
   box=$($PY -c "
 from PIL import Image

@@ -101,12 +101,30 @@ P("- `test_efficient_sam2` (the mechanism: SWR with every window selected and th
 P("## 2. sam2-micro on held-out synthetic videos\n")
 g = load(GPU) if os.path.exists(GPU) else {}
 syn = g.get("synth", {})
+VM = "docs/results/efficient_sam2_synth_vm.json"
+if os.path.exists(VM):
+    v = load(VM)
+    syn = dict(syn)
+    syn["vm"] = {"title": "sam2-micro (session-6 weights, J&F 0.838 in its card), 48 sequences, this 2-core VM's CPU",
+                 "command": "cstudio --threads 2 bench sam2-synth resources/zoo/sam2-micro/model.safetensors "
+                            "--videos 16 --frames 16 --device cpu --json > docs/results/efficient_sam2_synth_vm.json",
+                 "rows": v["rows"]}
 if syn:
+    if "vm" in syn:
+        P("**Current weights (session 6).** The first table is the committed sam2-micro (the one that tracks: J&F "
+          "0.838 on 64 held-out videos) and its retrained SWR adapter, measured on this 2-core development VM "
+          "(`docs/results/efficient_sam2.sh` runs it; same clips and protocol as below). Its accuracy columns are "
+          "the current figures; its speed columns come from a small shared VM and only the ratios within the run "
+          "mean anything. **The two device tables after it were measured on the session-5 weights (J&F 0.336, a "
+          "model that ignored the click) and the adapter of that time**: their speed ratios still describe the "
+          "mechanism at this size, their J&F do not describe the committed model.\n")
     P(syn["intro"] + "\n")
-    for dev in ["cpu", "cuda"]:
+    for dev in ["vm", "cpu", "cuda"]:
         if dev not in syn:
             continue
         d = syn[dev]
+        if dev != "vm" and "vm" in syn:
+            d = dict(d, title=d["title"] + " -- session-5 weights")
         P("**%s** (`%s`)\n" % (d["title"], d["command"]))
         P("| variant | sequences | J&F | J | F | IoU vs full (mean / worst frame) | frames/s | speed-up vs full | "
           "median frame ms | median encoder ms | median memory-attention ms | windows through the routed blocks | "
