@@ -17,6 +17,7 @@
 #include "cmd_sam2.h"
 #include "compression/efficient_sam2.h"
 #include "engine/sam2.h"
+#include "engine/sam2_micro.h"
 
 namespace cs::cli {
 namespace {
@@ -134,8 +135,8 @@ void addSegmentCommands(CLI::App& app) {
   static std::vector<std::string> points, objects;
   static int frame = 0, obj = 1, maxFrames = -1;
   static bool reverse = false, json = false;
-  c->add_option("checkpoint", checkpoint, "SAM 2.1 checkpoint: official sam2.1_hiera_*.pt or safetensors")
-      ->required();
+  c->add_option("checkpoint", checkpoint,
+                "SAM 2.1 checkpoint: official sam2.1_hiera_*.pt or safetensors (default: the zoo's sam2-micro)");
   c->add_option("--video", video, "Folder of JPEG/PNG frames or a video file")->required();
   c->add_option("--size", size, "tiny, small, base_plus, large, mini, or auto (from the tensor shapes)");
   c->add_option("--point", points, "Click X,Y[,LABEL] in video pixels on --frame for --obj (repeatable)");
@@ -207,6 +208,7 @@ void addSegmentCommands(CLI::App& app) {
     for (auto& s : objects) prompts.push_back(parseObject(s));
     if (prompts.empty()) throw EngineError(Error::badArgument("give at least one --point, --box or --object"));
 
+    if (checkpoint.empty()) checkpoint = sam2MicroPath();  // the built-in model
     job.progress(0.0, "loading " + checkpoint);
     auto model = Sam2::open(checkpoint, size);
     if (!model) throw EngineError(model.error());

@@ -30,10 +30,9 @@ using namespace cs::gui;
 
 namespace {
 constexpr int kFrames = 6;
-// sam2-micro is weak (J&F 0.336, prompted-frame J 0.289: its model card): on many held-out
-// clips a click on the deepest pixel of an item yields a neighbouring item's mask. Clip
-// 1000001 is one it tracks, so a failure here means the tab's plumbing broke (or the
-// retrained model got worse there), not that the test asks for more than the model does.
+// Held-out clip 1000001 (test split), object 1. sam2-micro (J&F 0.838 on held-out clips, its model
+// card) tracks it; a failure here means the tab's plumbing broke (or a retrained model got
+// worse on this clip).
 const uint64_t kSeed =
     qEnvironmentVariableIsSet("CS_VIDEO_SEED") ? qEnvironmentVariable("CS_VIDEO_SEED").toULongLong() : 1000001;
 
@@ -226,11 +225,9 @@ class TestVideoTab : public QObject {
     QVERIFY(std::abs(pr.box.left() - x0) <= 2 && std::abs(pr.box.bottom() - (y1 + 1)) <= 2);
     QTRY_VERIFY_WITH_TIMEOUT(s->result(last) && s->result(last)->object(1), 20000);
 
-    // Backward: every frame gets a result; the frames tracked backwards lie on the object.
-    // (Not asserted: the prompted frame's own box mask. sam2-micro's single-mask slot, which
-    // SAM 2 uses for box prompts, is empty on this clip -- IoU 0.00 on frame 5 here and in
-    // `cstudio segment --box`, while the tracked frames reach IoU 0.91-0.95: a model weakness
-    // recorded in its model card, not the tab's plumbing.)
+    // Backward: every frame gets a result; the box's mask and the frames tracked backwards
+    // lie on the object (session-6 sam2-micro: IoU 0.74 on the boxed frame, 0.24-0.61 on the
+    // MJPG-compressed frames before it; the session-5 weights gave an empty box mask).
     QSignalSpy done(s, &cs::qt::VideoSession::propagateFinished);
     tab.propagate(true);
     QVERIFY(done.wait(60000));
@@ -250,7 +247,8 @@ class TestVideoTab : public QObject {
       QVERIFY2(s->result(f) && s->result(f)->object(1), qPrintable(QStringLiteral("frame %1 has no result").arg(f)));
       const double iou = iouAt(f);
       qInfo("box on frame %d of the decoded .avi, Backward: frame %d IoU with the ground truth %.3f", last, f, iou);
-      if (f != last) QVERIFY2(iou > 0.0, qPrintable(QStringLiteral("frame %1: the tracked mask misses the object").arg(f)));
+      if (f == last) QVERIFY2(iou > 0.5, qPrintable(QStringLiteral("the box's own mask: IoU %1").arg(iou)));
+      else QVERIFY2(iou > 0.0, qPrintable(QStringLiteral("frame %1: the tracked mask misses the object").arg(f)));
     }
     s->waitForIdle(20000);
   }

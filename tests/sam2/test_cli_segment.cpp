@@ -48,6 +48,29 @@ class TestCliSegment : public QObject {
     QVERIFY(r.code != 0);
     QVERIFY2(r.err.contains("--point"), r.err.constData());
   }
+  // No checkpoint: the zoo's sam2-micro, on a held-out synthetic clip (test split, seed
+  // 1000001, exact masks from `cstudio synth-video`), one click on object 1's deepest pixel.
+  void defaultModelTracksHeldOutClip() {
+    const QString zoo = QString(CS_SOURCE_DIR) + "/resources/zoo/sam2-micro/model.safetensors";
+    if (!QFile::exists(zoo)) QSKIP("the zoo's sam2-micro is absent");
+    if (!QFile::exists("/usr/share/datasets/fashion-mnist") && qEnvironmentVariableIsEmpty("CSTUDIO_FMNIST"))
+      QSKIP("Fashion-MNIST absent (Debian dataset-fashion-mnist)");
+    const QString clip = dir.filePath("clip");
+    auto g = run({"synth-video", "--seed", "1000001", "--frames", "8", "--split", "test", "--out", clip, "--json"});
+    QVERIFY2(g.code == 0, g.err.constData());
+    const auto gj = nlohmann::json::parse(g.out.toStdString());
+    const auto& o1 = gj["objects"][0];
+    QCOMPARE(o1["id"].get<int>(), 1);
+    const QString click = QString("%1,%2").arg(o1["click"][0].get<int>()).arg(o1["click"][1].get<int>());
+    auto r = run({"segment", "--video", clip + "/frames", "--point", click, "--gt", clip + "/obj1", "--json"});
+    QVERIFY2(r.code == 0, r.err.constData());
+    const auto j = nlohmann::json::parse(r.out.toStdString());
+    QVERIFY(QString::fromStdString(j["checkpoint"].get<std::string>()).endsWith("sam2-micro/model.safetensors"));
+    QCOMPARE(j["size"].get<std::string>(), std::string("micro"));
+    const double J = j["J"].get<double>(), F = j["F"].get<double>();
+    qInfo("sam2-micro by default, held-out clip 1000001, object 1: J %.3f F %.3f", J, F);
+    QVERIFY2(J >= 0.7 && F >= 0.7, qPrintable(QString("J %1 F %2").arg(J).arg(F)));
+  }
 };
 
 QTEST_GUILESS_MAIN(TestCliSegment)
