@@ -162,7 +162,6 @@ int runLmReport(const LmReportArgs& a, const std::string& commandLine) {
       std::string path = name;
       LmQuantOptions o;
       o.calibLength = a.calibLen;
-      o.clipSteps = a.clipSteps;
       if (name == "stories260K") {
         path = a.shared + "/data/weights/stories260K/stories260K.bin";
         o.extraEvalTexts = {a.shared + "/data/text/tinyshakespeare.txt"};
@@ -185,6 +184,7 @@ int runLmReport(const LmReportArgs& a, const std::string& commandLine) {
             r.calibSeed = seed;
             r.params = {{"wbits", wb}, {"abits", ab}};
             if (method == "repquant" && a.reconIters >= 0) r.params["recon_iters"] = a.reconIters;
+            if (method == "repquant") r.params["clip_iters"] = a.clipSteps;
             LmQuantOptions oo = o;
             oo.evaluateFp = !fpDone;
             fpDone = true;

@@ -36,8 +36,6 @@ Result<LmPtqConfig> configFor(const Recipe& recipe, const LmQuantOptions& opts, 
   cfg.abits = param<int>(P, "abits", 8);
   cfg.quantEmbedding = opts.quantEmbedding;
   cfg.quantHead = opts.quantHead;
-  cfg.clipSteps = opts.clipSteps;
-  cfg.clipLr = opts.clipLr;
   if (id == "rtn") {
     cfg.wPerChannel = param<std::string>(P, "w_granularity", "per-channel") == "per-channel";
     cfg.wSymmetric = param<bool>(P, "w_symmetric", true);
@@ -77,6 +75,8 @@ Result<LmPtqConfig> configFor(const Recipe& recipe, const LmQuantOptions& opts, 
       cfg.recon.learnActStep = param<bool>(P, "recon_act_step", true) && cfg.abits > 0;
       cfg.recon.seed = uint64_t(recipe.calibSeed);
       cfg.recon.device = param<std::string>(P, "recon_device", "cpu");
+      cfg.clipSteps = param<int>(P, "clip_iters", cfg.clipSteps);  // dual clipping, as on the ViT path
+      cfg.clipLr = param<double>(P, "clip_lr", cfg.clipLr);
     }
   } else {
     return Error{Error::Code::Unsupported, "method '" + id + "' is not available for language models"};
@@ -161,14 +161,9 @@ Result<QuantizeResult> quantizeLm(const Model& model, const Recipe& recipe0, con
       folds.push_back(j);
     }
     if (!folds.empty()) metrics["folds"] = folds;
-    nlohmann::json rec = nlohmann::json::array();
-    for (auto& r : outc.recon)
-      rec.push_back({{"layer", r.layer},
-                     {"output_mse_nearest", r.mseNearest},
-                     {"output_mse_reconstructed", r.mseFinal},
-                     {"binary_fraction", r.binaryFraction},
-                     {"flipped_fraction", r.flipFraction},
-                     {"kept", r.kept}});
+    if (cfg.fold == LmPtqConfig::Fold::DualClipRepQ)
+      metrics["dual_clipping_settings"] = {{"steps", cfg.clipSteps}, {"lr", cfg.clipLr}};
+    const auto rec = detail::reconstructionJson(outc.recon);
     if (!rec.empty()) {
       metrics["reconstruction"] = rec;
       metrics["reconstruction_settings"] = {{"iters", cfg.recon.iters},       {"lr_round", cfg.recon.lrRound},

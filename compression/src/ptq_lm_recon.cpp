@@ -8,31 +8,6 @@
 
 namespace cs::detail {
 
-namespace {
-
-// Input of `layer` as the layer sees it before its own input transform, over the token
-// windows [N, L], as [rows, C]. Gradients off (not InferenceMode), so the tensors can
-// feed autograd later.
-torch::Tensor lmLayerInput(DecoderLM& m, const torch::Tensor& tokens, const std::string& layer) {
-  torch::NoGradGuard ng;
-  TensorTransform own;
-  if (auto it = m.inputTransforms.find(layer); it != m.inputTransforms.end()) {
-    own = it->second;
-    m.inputTransforms.erase(it);
-  }
-  std::vector<torch::Tensor> parts;
-  TapObserver obs = [&](const std::string& p, TapKind k, const torch::Tensor& x) {
-    if (k == TapKind::LayerInput && p == layer) parts.push_back(x.reshape({-1, x.size(-1)}).to(torch::kFloat).clone());
-    return x;
-  };
-  const int64_t B = 8;
-  for (int64_t i = 0; i < tokens.size(0); i += B)
-    (void)m.run(tokens.slice(0, i, std::min<int64_t>(i + B, tokens.size(0))), &obs);
-  if (own) m.inputTransforms[layer] = own;
-  return parts.empty() ? torch::Tensor() : torch::cat(parts, 0);
-}
-
-}  // namespace
 
 void reconstructLmLayers(LmPtqOutcome& out, const torch::Tensor& tokens, const ReconConfig& cfg, JobContext* job) {
   auto& v = *out.variant;
@@ -48,8 +23,8 @@ void reconstructLmLayers(LmPtqOutcome& out, const torch::Tensor& tokens, const R
   for (size_t li = 0; li < order.size(); ++li) {
     const std::string& name = order[li];
     if (job && job->cancelled()) throw ReconCancelled();
-    auto xFp = lmLayerInput(*fp, tokens, name);
-    auto xQ = lmLayerInput(v, tokens, name);
+    auto xFp = captureLayerInput(*fp, tokens, name, 8);
+    auto xQ = captureLayerInput(v, tokens, name, 8);
     if (!xFp.defined() || !xQ.defined()) continue;
     torch::Tensor bias, biasDev;
     if (v.hasWeight(name + ".bias")) bias = v.weight(name + ".bias").detach().to(torch::kFloat).clone();

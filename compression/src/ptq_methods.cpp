@@ -259,14 +259,7 @@ Result<QuantizeResult> quantizePtq(const Model& model, const Recipe& recipe, con
                        {"act_mse_before", c.actMseBefore},
                        {"act_mse_after", c.actMseAfter}});
     if (!clips.empty()) metrics["dual_clipping"] = clips;
-    nlohmann::json rec = nlohmann::json::array();
-    for (auto& r : outc.recon)
-      rec.push_back({{"layer", r.layer},
-                     {"output_mse_nearest", r.mseNearest},
-                     {"output_mse_reconstructed", r.mseFinal},
-                     {"binary_fraction", r.binaryFraction},
-                     {"flipped_fraction", r.flipFraction},
-                     {"kept", r.kept}});
+    const auto rec = detail::reconstructionJson(outc.recon);
     if (!rec.empty()) metrics["reconstruction"] = rec;
     if (!outc.operandQuantizers.empty()) metrics["matmul_operands_quantized"] = outc.operandQuantizers.size();
 

@@ -69,12 +69,19 @@ DualClipping learnDualClipping(const torch::Tensor& X0, const torch::Tensor& W0,
   return res;
 }
 
-namespace {
+nlohmann::json reconstructionJson(const std::vector<PtqOutcome::LayerRecon>& recon) {
+  nlohmann::json rec = nlohmann::json::array();
+  for (auto& r : recon)
+    rec.push_back({{"layer", r.layer},
+                   {"output_mse_nearest", r.mseNearest},
+                   {"output_mse_reconstructed", r.mseFinal},
+                   {"binary_fraction", r.binaryFraction},
+                   {"flipped_fraction", r.flipFraction},
+                   {"kept", r.kept}});
+  return rec;
+}
 
-// Input of `layer` (as the layer sees it before its own input transform) over `inputs`,
-// batches concatenated on dim 0. Captured with gradients off (not InferenceMode) so the
-// tensors can feed autograd later.
-torch::Tensor layerInputOf(ModelImpl& m, const torch::Tensor& inputs, const std::string& layer) {
+torch::Tensor captureLayerInput(ModelImpl& m, const torch::Tensor& inputs, const std::string& layer, int64_t batch) {
   torch::NoGradGuard ng;
   TensorTransform own;
   if (auto it = m.inputTransforms.find(layer); it != m.inputTransforms.end()) {
@@ -86,12 +93,17 @@ torch::Tensor layerInputOf(ModelImpl& m, const torch::Tensor& inputs, const std:
     if (k == TapKind::LayerInput && p == layer) parts.push_back(x.to(torch::kFloat).clone());
     return x;
   };
-  for (int64_t i = 0; i < inputs.size(0); i += 64) (void)m.run(inputs.slice(0, i, std::min<int64_t>(i + 64, inputs.size(0))), &obs);
+  batch = std::max<int64_t>(batch, 1);
+  for (int64_t i = 0; i < inputs.size(0); i += batch)
+    (void)m.run(inputs.slice(0, i, std::min<int64_t>(i + batch, inputs.size(0))), &obs);
   if (own) m.inputTransforms[layer] = own;
   if (parts.empty()) return {};
   auto x = torch::cat(parts, 0);
   return x.dim() == 3 ? x.reshape({-1, x.size(-1)}) : x;  // token layers: [rows, C]
 }
+
+namespace {
+
 
 // Linear, or the patch-embedding conv (stride = kernel size).
 torch::Tensor layerForward(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
@@ -116,8 +128,8 @@ void reconstructLayers(PtqOutcome& out, const torch::Tensor& inputs, const Recon
   for (size_t li = 0; li < order.size(); ++li) {
     const std::string& name = order[li];
     if (job && job->cancelled()) throw ReconCancelled();
-    auto xFp = layerInputOf(*fp, inputs, name);
-    auto xQ = layerInputOf(*out.variant, inputs, name);
+    auto xFp = captureLayerInput(*fp, inputs, name, 64);
+    auto xQ = captureLayerInput(*out.variant, inputs, name, 64);
     if (!xFp.defined() || !xQ.defined()) continue;
     torch::Tensor bias, biasDev;
     if (vit) bias = vit->param(name + ".bias").detach().clone();

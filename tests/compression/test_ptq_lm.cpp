@@ -178,10 +178,9 @@ class TestPtqLm : public QObject {
     Recipe r;
     r.method = "repquant";
     r.calibSamples = 4;
-    r.params = {{"wbits", 4}, {"abits", 4}, {"recon_iters", 80}};
+    r.params = {{"wbits", 4}, {"abits", 4}, {"recon_iters", 80}, {"clip_iters", 10}};
     LmQuantOptions o;
     o.calibLength = 64;
-    o.clipSteps = 10;
     o.evaluate = false;
     std::vector<std::string> stages;
     JobContext job([&](double, const std::string& s) { stages.push_back(s); });
@@ -213,14 +212,40 @@ class TestPtqLm : public QObject {
     QVERIFY(v.inputTransforms.count("model.layers.0.mlp.down_proj"));
   }
 
+  void repquantTakesClipStepsFromRecipe() {
+    // The recipe's clip_iters (the same schema parameter as on the ViT) drives the LM
+    // dual clipping: 0 steps keep the initial bounds (loss unchanged), 25 steps lower it.
+    Recipe r;
+    r.method = "repquant";
+    r.calibSamples = 2;
+    r.params = {{"wbits", 4}, {"abits", 4}, {"recon_iters", 0}, {"clip_iters", 0}};
+    LmQuantOptions o;
+    o.calibLength = 32;
+    o.evaluate = false;
+    JobContext job;
+    auto res = quantizeLm(model, r, o, job);
+    QVERIFY2(res.ok(), res.ok() ? "" : res.error().message.c_str());
+    QCOMPARE(res->metrics["dual_clipping_settings"]["steps"].get<int>(), 0);
+    QVERIFY(!res->metrics["folds"].empty());
+    for (auto& f : res->metrics["folds"])
+      QCOMPARE(f["clip_loss"]["after"].get<double>(), f["clip_loss"]["before"].get<double>());
+    r.params["clip_iters"] = 25;
+    auto res2 = quantizeLm(model, r, o, job);
+    QVERIFY2(res2.ok(), res2.ok() ? "" : res2.error().message.c_str());
+    QCOMPARE(res2->metrics["dual_clipping_settings"]["steps"].get<int>(), 25);
+    int lower = 0;
+    for (auto& f : res2->metrics["folds"])
+      lower += f["clip_loss"]["after"].get<double>() < f["clip_loss"]["before"].get<double>();
+    QVERIFY(lower > 0);  // 25 Adam steps lower at least one fold's consumer loss
+  }
+
   void repquantReconstructionCancels() {
     Recipe r;
     r.method = "repquant";
     r.calibSamples = 4;
-    r.params = {{"wbits", 4}, {"abits", 4}, {"recon_iters", 200}};
+    r.params = {{"wbits", 4}, {"abits", 4}, {"recon_iters", 200}, {"clip_iters", 0}};
     LmQuantOptions o;
     o.calibLength = 32;
-    o.clipSteps = 0;
     o.evaluate = false;
     JobContext job;
     job.setProgress([&](double, const std::string& s) {

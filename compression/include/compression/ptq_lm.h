@@ -33,9 +33,6 @@ struct LmQuantOptions {
   std::vector<std::string> extraEvalTexts;
   int evalContext = 0;                 // 0: 256 for fortunes, 512 otherwise
   int64_t evalMaxBytes = 0;            // > 0: only the first bytes of each text (fast protocol)
-  // RepQuant-style dual clipping (method "repquant"): Adam steps and relative learning rate.
-  int clipSteps = 100;
-  double clipLr = 0.01;
 };
 
 // Quantizes a decoder LM with a registered quantization method ("rtn", "percentile",

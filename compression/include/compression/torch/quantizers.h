@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "compression/torch/quantizer.h"
 #include "compression/torch/reconstruct.h"
 #include "engine/torch/vit.h"
@@ -133,6 +135,8 @@ struct PtqOutcome {
   };
   std::vector<LayerRecon> recon;
 };
+// The per-layer reconstruction report of the JSON metrics (ViT and LM paths alike).
+nlohmann::json reconstructionJson(const std::vector<PtqOutcome::LayerRecon>& recon);
 // Builds a fake-quantized variant of `model` (must be a VitModel for folds; any tap
 // model otherwise) from calibration `inputs`. Never edits `model`. `job` (optional)
 // gets progress and is checked for cancel during reconstruction (throws ReconCancelled).
@@ -156,5 +160,10 @@ DualClipping learnDualClipping(const torch::Tensor& X, const torch::Tensor& W, c
 // quantized variant feeds it, against the folded FP model's outputs. Edits out.variant,
 // out.inputQuantizers, and appends to out.recon.
 void reconstructLayers(PtqOutcome& out, const torch::Tensor& inputs, const ReconConfig& cfg, JobContext* job);
+// Input of `layer` as the layer sees it before its own input transform (which is
+// lifted for the capture), over `inputs` run through `m` in slices of `batch` on dim 0;
+// token layers come back as [rows, C], others as captured. Gradients off (not
+// InferenceMode), so the tensors can feed autograd later. Undefined if `layer` never ran.
+torch::Tensor captureLayerInput(ModelImpl& m, const torch::Tensor& inputs, const std::string& layer, int64_t batch);
 
 }  // namespace cs::detail
