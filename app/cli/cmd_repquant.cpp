@@ -60,6 +60,9 @@ std::vector<Row> allRows() {
       {"**RepQuant** (dual clip + fold + log2 softmax + AdaRound)", "repquant", nlohmann::json::object()},
       {"RepQuant without reconstruction (dual clip only)", "repquant", {{"recon_iters", 0}}},
       {"RepQuant without dual clipping (reconstruction only)", "repquant", {{"clip_iters", 0}}},
+      {"OMSE, twin-uniform softmax (PTQ4ViT-style)", "omse", {{"softmax", "twin-uniform"}}},
+      {"Per-tensor pct-MSE, twin-uniform softmax (ablation 1 with PTQ4ViT's softmax)", "repq-vit",
+       {{"reparam", "per-tensor"}, {"softmax", "twin-uniform"}}},
   };
 }
 
@@ -301,7 +304,7 @@ void addReportCommands(CLI::App& app) {
   rq->add_flag("--json", a.json, "JSON output (all runs and the Markdown)");
   rq->add_option("--only-seeds", a.onlySeeds, "Run only these of the seeds (to complete a partial set)")->delimiter(',');
   rq->add_flag("--no-fp", a.noFp, "Skip the full-precision evaluation (parallel parts of one table)");
-  rq->add_option("--rows", a.rows, "Only these rows (0-based: 0 RTN, 1 percentile, 2 OMSE, 3 SmoothQuant, 4-8 RepQ-ViT, 9-11 RepQuant)")
+  rq->add_option("--rows", a.rows, "Only these rows (0-based: 0 RTN, 1 percentile, 2 OMSE, 3 SmoothQuant, 4-8 RepQ-ViT, 9-11 RepQuant, 12-13 twin-uniform softmax)")
       ->delimiter(',');
   rq->add_option("--bits", a.bits, "Only these bit-widths (W8A8,W6A6,W4A8,W4A4)")->delimiter(',');
   rq->add_option("--json-out", a.jsonOut, "Save every run (and the FP figure) here, updated after each run");

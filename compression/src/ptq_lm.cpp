@@ -223,6 +223,9 @@ LmPtqOutcome runPtqLm(const DecoderLM& model, const torch::Tensor& tokens, const
       if (cfg.softmax == SM::Uniform) {
         auto q = searchUniform(A, cfg.abits, false, -1, cfg.aSearch, cfg.percentile);
         v.inputTransforms[point] = actTransform(q);
+      } else if (cfg.softmax == SM::TwinUniform) {
+        auto tq = searchTwinUniform(A, cfg.abits);
+        v.inputTransforms[point] = [tq](const torch::Tensor& x) { return fakeQuantTwinUniform(x, tq); };
       } else {
         auto lq = searchLog(A, cfg.abits, cfg.softmax == SM::LogSqrt2);
         v.inputTransforms[point] = [lq](const torch::Tensor& x) { return fakeQuantLog(x, lq); };

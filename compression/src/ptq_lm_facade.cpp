@@ -46,7 +46,7 @@ Result<LmPtqConfig> configFor(const Recipe& recipe, const LmQuantOptions& opts, 
   }
   cfg.wSearch = detail::rangeSearchFromString(param<std::string>(P, "w_search", "minmax"));
   const bool sm = param<bool>(P, "quant_softmax", true);
-  cfg.softmax = sm ? PtqConfig::Softmax::Uniform : PtqConfig::Softmax::None;
+  cfg.softmax = sm ? PtqConfig::softmaxFromString(param<std::string>(P, "softmax", "uniform")) : PtqConfig::Softmax::None;
   if (P.contains("first_layer_a8")) notes.push_back("first_layer_a8 does not apply to LMs (no patch embedding)");
   using Fold = LmPtqConfig::Fold;
   if (id == "percentile") {
@@ -63,10 +63,7 @@ Result<LmPtqConfig> configFor(const Recipe& recipe, const LmQuantOptions& opts, 
     cfg.fold = rp == "fold" ? (id == "repquant" ? Fold::DualClipRepQ : Fold::RepQ)
                             : rp == "per-channel" ? Fold::PerChannelNoFold : Fold::None;
     cfg.roundZero = param<bool>(P, "round_zero", false);
-    const std::string s = param<std::string>(P, "softmax", "log-sqrt2");
-    if (sm)
-      cfg.softmax = s == "log-sqrt2" ? PtqConfig::Softmax::LogSqrt2
-                                     : s == "log2" ? PtqConfig::Softmax::Log2 : PtqConfig::Softmax::Uniform;
+    if (sm) cfg.softmax = PtqConfig::softmaxFromString(param<std::string>(P, "softmax", "log-sqrt2"));
     if (id == "repquant") {  // weight reconstruction after the fold, with the ViT path's parameters
       cfg.recon.iters = param<int>(P, "recon_iters", 0);
       cfg.reconstruct = cfg.recon.iters > 0;

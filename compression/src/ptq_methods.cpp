@@ -28,6 +28,14 @@ std::vector<ParamSpec> commonParams(const std::string& wSearch) {
   };
 }
 
+// The softmax quantizer choice of the per-tensor baselines: one uniform range, or
+// PTQ4ViT's twin-uniform ranges.
+ParamSpec baselineSoftmaxParam() {
+  return {"softmax", "Softmax quantizer", T::Choice, 0, 0, 0, {"uniform", "twin-uniform"}, "uniform",
+          "uniform: one per-tensor range; twin-uniform: PTQ4ViT's two power-of-two-related ranges (a fine one for "
+          "the many small probabilities, [0, 1) for the large ones)."};
+}
+
 std::vector<Preset> presets() {
   return {{"W8A8", {{"wbits", 8}, {"abits", 8}}},
           {"W6A6", {{"wbits", 6}, {"abits", 6}}},
@@ -44,6 +52,7 @@ MethodInfo percentileInfo() {
       "Per-tensor activation ranges clipped at a percentile of the calibration values (and 1 - percentile "
       "below); per-channel min-max weights. Simulated (fake-quant).";
   m.params = commonParams("minmax");
+  m.params.push_back(baselineSoftmaxParam());
   m.params.push_back({"percentile", "Percentile", T::Float, 0.9, 1.0, 0.0001, {}, 0.9999,
                       "Upper clipping percentile of every activation tensor."});
   m.presets = presets();
@@ -59,6 +68,7 @@ MethodInfo omseInfo() {
       "Ranges that minimize the quantization MSE: 100 shrink factors of the min-max range, per output channel "
       "for weights and per tensor for activations. Simulated (fake-quant).";
   m.params = commonParams("mse");
+  m.params.push_back(baselineSoftmaxParam());
   m.presets = presets();
   return m;
 }
@@ -73,6 +83,7 @@ MethodInfo smoothInfo() {
       "folded into the LayerNorm before qkv and fc1; then per-tensor min-max activations and per-channel weights. "
       "Native ViT only. Simulated (fake-quant).";
   m.params = commonParams("minmax");
+  m.params.push_back(baselineSoftmaxParam());
   m.params.push_back({"alpha", "Migration strength", T::Float, 0.0, 1.0, 0.05, {}, 0.5,
                       "alpha: 0 keeps the activations, 1 moves all of their range into the weights."});
   m.presets = presets();
@@ -96,8 +107,8 @@ MethodInfo repqInfo() {
                       "(simulated upper bound, not deployable); per-tensor: plain per-tensor baseline."});
   m.params.push_back({"round_zero", "Integer zero point", T::Bool, 0, 0, 0, {}, false,
                       "Round the folded zero point (exact, integer-deployable fold); off reproduces the paper's code."});
-  m.params.push_back({"softmax", "Softmax quantizer", T::Choice, 0, 0, 0, {"log-sqrt2", "log2", "uniform"}, "log-sqrt2",
-                      "Quantizer of the attention probabilities."});
+  m.params.push_back({"softmax", "Softmax quantizer", T::Choice, 0, 0, 0, {"log-sqrt2", "log2", "uniform", "twin-uniform"},
+                      "log-sqrt2", "Quantizer of the attention probabilities (twin-uniform: PTQ4ViT's)."});
   m.presets = presets();
   return m;
 }
@@ -163,7 +174,7 @@ Result<QuantizeResult> quantizePtq(const Model& model, const Recipe& recipe, con
     cfg.wSearch = rangeSearchFromString(P["w_search"].get<std::string>());
     cfg.firstLayerA8 = P["first_layer_a8"].get<bool>();
     const bool sm = P["quant_softmax"].get<bool>();
-    cfg.softmax = sm ? PtqConfig::Softmax::Uniform : PtqConfig::Softmax::None;
+    cfg.softmax = sm ? PtqConfig::softmaxFromString(P.value("softmax", std::string("uniform"))) : PtqConfig::Softmax::None;
     const std::string& id = recipe.method;
     if (id == "percentile") {
       cfg.aSearch = RangeSearch::Percentile;
@@ -195,10 +206,6 @@ Result<QuantizeResult> quantizePtq(const Model& model, const Recipe& recipe, con
       cfg.fold = rp == "fold" ? PtqConfig::Fold::RepQ
                               : rp == "per-channel" ? PtqConfig::Fold::PerChannelNoFold : PtqConfig::Fold::None;
       cfg.roundZero = P["round_zero"].get<bool>();
-      const std::string s = P["softmax"].get<std::string>();
-      if (sm)
-        cfg.softmax = s == "log-sqrt2" ? PtqConfig::Softmax::LogSqrt2
-                                       : s == "log2" ? PtqConfig::Softmax::Log2 : PtqConfig::Softmax::Uniform;
     }
 
     auto calib = calibrationImages(recipe.calibSamples, recipe.calibSeed);

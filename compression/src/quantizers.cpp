@@ -149,6 +149,29 @@ UniformQuantizer searchUniform(const torch::Tensor& x, int bits, bool symmetric,
   return best;
 }
 
+torch::Tensor fakeQuantTwinUniform(const torch::Tensor& x, const TwinUniformQuantizer& q) {
+  const double levels = double(int64_t(1) << (q.bits - 1));
+  const double d1 = q.d1(), d2 = q.d2();
+  auto xf = x.to(torch::kFloat);
+  auto fine = torch::clamp(torch::round(xf / d1), 0.0, levels - 1) * d1;
+  auto coarse = torch::clamp(torch::round(xf / d2), 0.0, levels - 1) * d2;
+  return torch::where(xf < levels * d1, fine, coarse).to(x.scalar_type());
+}
+
+TwinUniformQuantizer searchTwinUniform(const torch::Tensor& x, int bits) {
+  torch::NoGradGuard ng;
+  auto xf = x.detach().to(torch::kFloat).reshape({-1});
+  if (xf.numel() > (1 << 22)) xf = xf.slice(0, 0, xf.numel(), xf.numel() / (1 << 22) + 1);  // deterministic subsample
+  TwinUniformQuantizer best{bits, 0};
+  double bestErr = (fakeQuantTwinUniform(xf, best) - xf).pow(2).mean().item<double>();
+  for (int m = 1; m <= 24; ++m) {
+    TwinUniformQuantizer c{bits, m};
+    const double e = (fakeQuantTwinUniform(xf, c) - xf).pow(2).mean().item<double>();
+    if (e < bestErr) bestErr = e, best = c;
+  }
+  return best;
+}
+
 LogQuantizer searchLog(const torch::Tensor& x, int bits, bool sqrt2) {
   torch::NoGradGuard ng;
   auto xf = x.detach().to(torch::kFloat).reshape({1, -1});
@@ -340,6 +363,9 @@ PtqOutcome runPtq(const ModelImpl& model, const torch::Tensor& inputs, const Ptq
       if (cfg.softmax == SM::Uniform) {
         auto q = searchUniform(A, cfg.abits, false, -1, cfg.aSearch, cfg.percentile);
         out.variant->inputTransforms[point] = actTransform(q);
+      } else if (cfg.softmax == SM::TwinUniform) {
+        auto tq = searchTwinUniform(A, cfg.abits);
+        out.variant->inputTransforms[point] = [tq](const torch::Tensor& x) { return fakeQuantTwinUniform(x, tq); };
       } else if (cfg.softmax == SM::LogSqrt2 && cfg.log2Split) {
         // Calibrated as log-sqrt2, executed in its log2 form: shift ceil(q/2), parity q mod 2.
         auto lq = searchLog(A, cfg.abits, true);

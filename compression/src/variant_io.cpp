@@ -28,6 +28,10 @@ TensorTransform transformFor(const ActQuantDesc& d) {
     auto q = d.log;
     return [q](const torch::Tensor& x) { return fakeQuantLog(x, q); };
   }
+  if (d.kind == ActQuantDesc::Kind::TwinUniform) {
+    auto q = d.twin;
+    return [q](const torch::Tensor& x) { return fakeQuantTwinUniform(x, q); };
+  }
   auto q = d.uniform;
   q.axis = -1;  // scalar, or [C] broadcast on the last dim (as the PTQ pipeline attaches them)
   return [q](const torch::Tensor& x) { return fakeQuant(x, q); };
@@ -92,6 +96,18 @@ std::optional<ActQuantDesc> probeTransform(const TensorTransform& t, int bitsHin
           d.log = LogQuantizer{b, sqrt2, double(hiOut)};
           if (same(d)) return d;
         }
+      // twin-uniform: the output at +infinity is the coarse range's last code, (2^(b-1) - 1) 2^-(b-1)
+      for (int b : bitOrder) {
+        const TwinUniformQuantizer t0{b, 0};
+        if (std::abs(double(hiOut) - (std::ldexp(1.0, b - 1) - 1) * t0.d2()) > 1e-6 * t0.d2()) continue;
+        for (int m = 0; m <= 24; ++m) {
+          ActQuantDesc d;
+          d.kind = ActQuantDesc::Kind::TwinUniform;
+          d.probed = true;
+          d.twin = TwinUniformQuantizer{b, m};
+          if (same(d)) return d;
+        }
+      }
     }
   } catch (const std::exception&) {
   }
@@ -166,6 +182,11 @@ void openQuantizedVariant(ModelImpl& model, const std::string& path) {
       } else if (kind == "log2" || kind == "log-sqrt2") {
         d.kind = ActQuantDesc::Kind::Log;
         d.log = LogQuantizer{p.at("bits").get<int>(), kind == "log-sqrt2", p.at("delta").get<double>()};
+      } else if (kind == "twin-uniform") {
+        d.kind = ActQuantDesc::Kind::TwinUniform;
+        d.twin = TwinUniformQuantizer{p.at("bits").get<int>(), p.at("m").get<int>()};
+        if (d.twin.bits < 2 || d.twin.bits > 16 || d.twin.m < 0 || d.twin.m > 24)
+          throw EngineError(Error::badFile(path, "bad twin-uniform quantizer at '" + p.at("point").get<std::string>() + "'"));
       } else {
         throw EngineError(Error::badFile(path, "unknown activation quantizer kind '" + kind + "'"));
       }
@@ -225,11 +246,15 @@ Result<std::string> saveQuantizedVariant(const QuantizeResult& r, const std::str
         if (!d)
           return Error{Error::Code::Unsupported,
                        path + ": cannot save the activation quantizer at '" + point +
-                           "': it is not a uniform or log2/log-sqrt2 per-tensor quantizer this format can describe"};
+                           "': it is not a uniform, log2/log-sqrt2 or twin-uniform per-tensor quantizer this format can describe"};
         if (d->kind == ActQuantDesc::Kind::Log) {
           p["kind"] = d->log.sqrt2 ? "log-sqrt2" : "log2";
           p["bits"] = d->log.bits;
           p["delta"] = d->log.delta;
+        } else if (d->kind == ActQuantDesc::Kind::TwinUniform) {
+          p["kind"] = "twin-uniform";
+          p["bits"] = d->twin.bits;
+          p["m"] = d->twin.m;
         } else {
           p.update(uniformJson(d->uniform, prefix, tensors));
           p["kind"] = "uniform";

@@ -23,15 +23,17 @@ std::shared_ptr<const QuantVariantInfo> ptqVariantInfo(const PtqOutcome& outcome
 
 // One activation quantizer (a transform point of the variant).
 struct ActQuantDesc {
-  enum class Kind { Uniform, Log } kind = Kind::Uniform;
+  enum class Kind { Uniform, Log, TwinUniform } kind = Kind::Uniform;
   UniformQuantizer uniform;  // Kind::Uniform (scale/zero scalar or [C] on the last dim)
   LogQuantizer log;          // Kind::Log
+  TwinUniformQuantizer twin; // Kind::TwinUniform (softmax outputs, PTQ4ViT)
   bool probed = false;       // recovered from the transform's outputs (and verified bit-exact)
 };
 TensorTransform transformFor(const ActQuantDesc& d);
 // Recovers the quantizer behind an opaque elementwise per-tensor transform from its
 // outputs: uniform (scale = the smallest positive output, zero point and bit-width
-// from the outputs at +-infinity) or log2/log-sqrt2 (delta = output at +infinity), then
+// from the outputs at +-infinity), log2/log-sqrt2 (delta = output at +infinity) or
+// twin-uniform (bits from the output at +infinity, m scanned), then
 // checks the rebuilt quantizer gives bit-identical outputs on ~90k probe values
 // (ramps, log-spaced magnitudes, random values, zeros). nullopt if none matches.
 std::optional<ActQuantDesc> probeTransform(const TensorTransform& t, int bitsHint);

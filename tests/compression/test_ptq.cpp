@@ -4,6 +4,7 @@
 // Q/K/V matmul-operand taps, RepQuant's learned dual clipping (better than the
 // percentile-MSE start, still an exact fold), and the registered methods through the
 // quantize() facade.
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <QtTest/QtTest>
@@ -72,6 +73,34 @@ class TestPtq : public QObject {
     LogQuantizer l2{3, false, 0.5};
     QVERIFY(torch::allclose(fakeQuantLog(torch::tensor({0.5f, 0.125f, 0.1f, 1e-4f}), l2),
                             torch::tensor({0.5f, 0.125f, 0.125f, 0.0f})));
+  }
+
+  void twinUniformValuesAndSearch() {
+    // 4 bits: two ranges of 8 codes; d2 = 1/8 on [0, 1), d1 = d2 / 4 = 1/32 on [0, 1/4).
+    TwinUniformQuantizer q{4, 2};
+    QCOMPARE(q.d2(), 0.125);
+    QCOMPARE(q.d1(), 0.03125);
+    auto x = torch::tensor({0.0f, 0.01f, 0.02f, 0.2f, 0.26f, 0.5f, 0.99f, 1.0f, -0.1f, 0.245f});
+    auto e = torch::tensor({0.0f, 0.0f, 0.03125f, 0.1875f, 0.25f, 0.5f, 0.875f, 0.875f, 0.0f, 0.21875f});
+    QVERIFY2(torch::equal(fakeQuantTwinUniform(x, q), e), "fine codes below 1/4, coarse above, clamped to the last code");
+    // On attention-like probabilities the fine range pays off: the search picks m > 0 and
+    // beats both m = 0 (one 3-bit range) and a 4-bit uniform min-max quantizer.
+    auto gen = at::detail::createCPUGenerator(3);
+    auto A = torch::softmax(torch::randn({512, 65}, gen) * 3.0, -1);
+    auto t = searchTwinUniform(A, 4);
+    QVERIFY(t.m > 0);
+    auto mse = [&](const torch::Tensor& y) { return (y - A).pow(2).mean().item<double>(); };
+    const double eTwin = mse(fakeQuantTwinUniform(A, t));
+    const double eOne = mse(fakeQuantTwinUniform(A, TwinUniformQuantizer{4, 0}));
+    const double eUni = mse(fakeQuant(A, searchUniform(A, 4, false, -1, RangeSearch::MinMax)));
+    qInfo("softmax of randn*3 [512x65] at 4 bits: twin-uniform m=%d MSE %.3g, m=0 %.3g, uniform min-max %.3g", t.m,
+          eTwin, eOne, eUni);
+    QVERIFY(eTwin < eOne);
+    QVERIFY(eTwin < eUni);
+    // every value inside the fine range is within half a fine step
+    const double d1 = t.d1(), L = 8;
+    auto inFine = A < (L - 0.5) * d1;
+    QVERIFY(((fakeQuantTwinUniform(A, t) - A).abs().masked_select(inFine) <= d1 / 2 + 1e-7).all().item<bool>());
   }
 
   void paritySplitMatchesLogSqrt2() {
@@ -340,10 +369,11 @@ class TestPtq : public QObject {
       QVERIFY(m->validate(d).empty());
     }
     if (!loadFashionMnist("train").ok()) QSKIP("Fashion-MNIST not installed (Debian dataset-fashion-mnist)");
-    for (auto id : {"repq-vit", "smoothquant", "omse", "percentile"}) {
+    for (auto id : {"repq-vit", "smoothquant", "omse", "percentile", "omse+twin"}) {
       Recipe r;
-      r.method = id;
+      r.method = std::string(id) == "omse+twin" ? "omse" : id;
       r.params = {{"wbits", 8}, {"abits", 8}};
+      if (std::string(id) == "omse+twin") r.params["softmax"] = "twin-uniform";
       r.calibSamples = 32;
       QuantizeOptions o;
       o.evalSamples = 300;

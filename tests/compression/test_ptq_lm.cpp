@@ -171,6 +171,25 @@ class TestPtqLm : public QObject {
     QVERIFY(maxRel(logitsOf(v, tok), logitsOf(*lm, tok)) > 0);
   }
 
+  void twinUniformSoftmaxOnLms() {
+    // The baselines' softmax choice reaches the LM path: PTQ4ViT's twin-uniform quantizer
+    // maps 1 to the coarse range's last code, (2^3 - 1) / 2^3 at 4 bits.
+    Recipe r;
+    r.method = "omse";
+    r.calibSamples = 4;
+    r.params = {{"wbits", 4}, {"abits", 4}, {"softmax", "twin-uniform"}};
+    LmQuantOptions o;
+    o.calibLength = 64;
+    o.evaluate = false;
+    auto res = quantizeLm(model, r, o, nullJob());
+    QVERIFY2(res.ok(), res.ok() ? "" : res.error().message.c_str());
+    const auto& v = static_cast<const DecoderLM&>(*res->variant.impl());
+    auto it = v.inputTransforms.find("model.layers.0.self_attn.self_attn");
+    QVERIFY(it != v.inputTransforms.end());
+    QCOMPARE(it->second(torch::tensor({1.0f})).item<float>(), 0.875f);
+    QCOMPARE(it->second(torch::tensor({0.0f})).item<float>(), 0.0f);
+  }
+
   void repquantReconstructionLowersLayerErrors() {
     // RepQuant at W4A4 with the AdaRound/LSQ reconstruction after dual clipping + fold:
     // every quantized Linear is reconstructed, in execution order, and its output MSE

@@ -94,6 +94,27 @@ class TestQuantVariant : public QObject {
     for (auto& p : pts) logSm |= p["kind"] == "log-sqrt2";
     QVERIFY(logSm);
   }
+  void omseTwinUniformSoftmaxRoundTrip() {
+    // PTQ4ViT's twin-uniform softmax quantizer is saved as such (probed from the
+    // transform, verified bit-exact) and reopened with identical logits.
+    Recipe r;
+    r.method = "omse";
+    r.params = {{"wbits", 4}, {"abits", 4}, {"softmax", "twin-uniform"}};
+    r.calibSamples = 32;
+    roundTrip(r, "omse_twin_w4a4.safetensors", 24);
+    auto st = cs::detail::readSafeTensors((std::filesystem::path(dir.path().toStdString()) / "omse_twin_w4a4.safetensors").string());
+    QVERIFY(st.ok());
+    auto pts = nlohmann::json::parse(st->metadata.at("quant_points"));
+    int twins = 0, fine = 0;
+    for (auto& p : pts)
+      if (p["kind"] == "twin-uniform") {
+        ++twins;
+        QCOMPARE(p["bits"].get<int>(), 4);
+        fine += p["m"].get<int>() > 0;  // the fine range is finer than the coarse one
+      }
+    QCOMPARE(twins, 4);  // one softmax per block
+    QVERIFY(fine > 0);
+  }
   void directoryTargetNamesTheFile() {
     Recipe r;
     r.params = {{"wbits", 8}, {"abits", 0}};

@@ -9,6 +9,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,6 +49,24 @@ struct Log2Split {
 Log2Split splitLogSqrt2(const torch::Tensor& index);
 // The value from the split (the bit-shift form; equals fakeQuantLog for in-range codes).
 torch::Tensor log2SplitValue(const Log2Split& s, double delta);
+
+// ---- twin-uniform (PTQ4ViT, methods/README.md) -------------------------------------
+// For post-softmax values in [0, 1]: two uniform ranges of 2^(b-1) codes each and one
+// bit saying which. The coarse range R2 = [0, 1) has the fixed step d2 = 2^-(b-1), for
+// the few large probabilities; the fine range R1 = [0, 2^(b-1) d1) has d1 = d2 * 2^-m,
+// for the many small ones. x < 2^(b-1) d1 is coded in R1, anything else in R2
+// (clamped to its last code; x <= 0 is 0). The power-of-two ratio lets integer
+// kernels align the two ranges with a shift (the reason PTQ4ViT ties d1 to d2).
+struct TwinUniformQuantizer {
+  int bits = 8;
+  int m = 0;  // d1 = d2 * 2^-m
+  double d2() const { return std::ldexp(1.0, -(bits - 1)); }
+  double d1() const { return std::ldexp(d2(), -m); }
+};
+torch::Tensor fakeQuantTwinUniform(const torch::Tensor& x, const TwinUniformQuantizer& q);
+// The m in [0, 24] with the lowest squared error on softmax values `x` (PTQ4ViT scans
+// d1 with a Hessian-guided output metric; here the plain MSE of the probabilities).
+TwinUniformQuantizer searchTwinUniform(const torch::Tensor& x, int bits);
 
 // ---- range search -----------------------------------------------------------------
 // Quantile along the last dim of a 2-D [rows, n] tensor (kthvalue; no 2^24 limit), or of
@@ -98,7 +117,13 @@ struct PtqConfig {
   double percentile = 0.9999;
   bool quantWeights = true;
   bool firstLayerA8 = true;       // patch-embedding input at max(8, abits)
-  enum class Softmax { None, Uniform, LogSqrt2, Log2 } softmax = Softmax::Uniform;
+  enum class Softmax { None, Uniform, LogSqrt2, Log2, TwinUniform } softmax = Softmax::Uniform;
+  static Softmax softmaxFromString(const std::string& s) {  // the schemas' "softmax" choices
+    return s == "log-sqrt2" ? Softmax::LogSqrt2
+           : s == "log2"    ? Softmax::Log2
+           : s == "twin-uniform" ? Softmax::TwinUniform
+                                 : Softmax::Uniform;
+  }
   enum class Fold { None, Smooth, RepQ, PerChannelNoFold } fold = Fold::None;
   double alpha = 0.5;             // SmoothQuant migration strength
   bool roundZero = false;         // RepQ: integer target zero point
