@@ -153,6 +153,46 @@ void addBenchSam2Command(CLI::App& app) {
     std::cout.flush();
     std::exit(0);
   });
+
+  // `cstudio bench swr-coverage --size large --masks DIR[,DIR...] [--dilate K] [--json]`
+  static SwrCoverageOptions cov;
+  static std::string covDirs;
+  static bool cjson = false;
+  auto* cv = bench->add_subcommand(
+      "swr-coverage", "SWR routing statistics of real object masks (e.g. DAVIS ground truth) at an official size's "
+                      "window grid: the fractions to bench sam2 --swr-selected with");
+  cv->add_option("--size", cov.size, "Official size whose window geometry is used (tiny, small, base_plus, large)");
+  cv->add_option("--masks", covDirs, "Comma list of folders of mask PNGs (> 0 is the object), one sequence each")
+      ->required();
+  cv->add_option("--dilate", cov.dilate, "The router's dilation kernel (default 5)")->check(CLI::Range(0, 63));
+  cv->add_flag("--json", cjson, "JSON output");
+  cv->callback([] {
+    auto job = progressJob(true);
+    std::stringstream ss(covDirs);
+    std::string d;
+    cov.maskDirs.clear();
+    while (std::getline(ss, d, ','))
+      if (!d.empty()) cov.maskDirs.push_back(d);
+    auto r = swrMaskCoverage(cov, job);
+    if (!r) std::exit(fail(r.error()));
+    nlohmann::json seqs = nlohmann::json::array();
+    for (const auto& q : r->sequences)
+      seqs.push_back({{"masks", q.dir}, {"frames", q.frames}, {"selected", q.selected}, {"min_selected", q.minSelected},
+                      {"max_selected", q.maxSelected}});
+    if (cjson) {
+      printJson({{"bench", "swr-coverage"}, {"size", r->size}, {"grid", {r->gridH, r->gridW}}, {"window", r->window},
+                 {"feature_map", r->featH}, {"dilate", cov.dilate}, {"sequences", seqs}, {"selected", r->selected}});
+    } else {
+      std::cout << r->size << ": " << r->gridH << "x" << r->gridW << " windows of " << r->window << "x" << r->window
+                << " tokens on the " << r->featH << "x" << r->featH << " map\n";
+      for (const auto& q : r->sequences)
+        std::cout << std::fixed << std::setprecision(3) << "  " << q.dir << ": " << q.frames << " frames, selected "
+                  << q.selected << " (min " << q.minSelected << ", max " << q.maxSelected << ")\n";
+      std::cout << std::fixed << std::setprecision(3) << "mean fraction selected: " << r->selected << "\n";
+    }
+    std::cout.flush();
+    std::exit(0);
+  });
 }
 
 }  // namespace cs::cli

@@ -15,6 +15,16 @@ cmake -S . -B /tmp/b -G Ninja -DCMAKE_BUILD_TYPE=Release -DCS_MINIMAL=ON -DCS_TH
   && ninja -C /tmp/b cstudio >> /tmp/build.log 2>&1 || { tail -60 /tmp/build.log | tee -a $L; exit 1; }
 echo "build done at $(el) s" | tee -a $L
 C=/tmp/b/app/cli/cstudio; M=resources/zoo/sam2-micro/model.safetensors
+# PART=davis (session 7): only the benches at the DAVIS routing fractions, i.e. what the router
+# selects on the DAVIS-2016 ground truth at each size's window grid, computed on the dev VM by
+#   cstudio bench swr-coverage --size tiny|large --masks <davis>/blackswan,<davis>/car-shadow --json
+# (docs/results/efficient_sam2_swr_coverage.json): blackswan, car-shadow and their mean.
+if [ "${PART:-all}" = davis ]; then
+  $C bench sam2 --size tiny --device cuda --frames 16 --warmup 8 --swr-selected 0.311,0.189,0.250 --json > $OUT/bench_davis_tiny.json
+  $C bench sam2 --size large --device cuda --frames 16 --warmup 8 --swr-selected 0.576,0.281,0.429 --json > $OUT/bench_davis_large.json
+  echo "end at $(el) s" | tee -a $L
+  exit 0
+fi
 for sz in tiny large; do
   $C bench sam2 --size $sz --device cuda --frames 16 --warmup 8 --swr-selected 0.25,0.5,0.75 --json > $OUT/bench_$sz.json
 done

@@ -9,6 +9,7 @@
 // same facade as `cstudio quantize --save` and reopened with the same weights.
 // With CS_SCREENSHOT_DIR set it also writes compress_*.png there (docs/screenshots).
 // Skips only when the zoo's vit-fmnist weights are absent.
+#include <QComboBox>
 #include <QDialog>
 #include <QDir>
 #include <QFile>
@@ -90,6 +91,13 @@ class TestCompressQuant : public QObject {
       for (const char* p : {"W8A8", "W6A6", "W4A8", "W4A4"})
         QVERIFY2(names.contains(QString::fromLatin1(p)), qPrintable(QStringLiteral("%1 lacks %2").arg(id, p)));
     }
+    // PTQ4ViT's twin-uniform softmax is a choice on the baselines' generated forms.
+    QVERIFY(panel->selectMethod(QStringLiteral("omse")));
+    auto* sm = panel->form()->findChild<QComboBox*>(QStringLiteral("softmax"));
+    QVERIFY(sm);
+    QVERIFY(sm->findText(QStringLiteral("twin-uniform")) >= 0);
+    sm->setCurrentIndex(sm->findText(QStringLiteral("twin-uniform")));
+    QCOMPARE(panel->form()->values()["softmax"].get<std::string>(), std::string("twin-uniform"));
 
     QSignalSpy opened(session, &cs::qt::StudioSession::modelOpened);
     session->openModel(QStringLiteral("vit-fmnist"));

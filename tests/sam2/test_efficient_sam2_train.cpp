@@ -5,6 +5,7 @@
 #include <QtTest/QtTest>
 
 #include <filesystem>
+#include <fstream>
 
 #include "compression/efficient_sam2.h"
 #include "engine/sam2.h"
@@ -109,6 +110,58 @@ class TestEfficientSam2Train : public QObject {
     auto bad = benchSam2(o, job);
     QVERIFY(!bad.ok());
     QVERIFY(bad.error().message.find("swr-selected") != std::string::npos);
+  }
+
+  void swrCoverageOfMasks() {
+    // The router on masks at SAM 2.1-L's 4x4 grid: a frame-filling mask selects every
+    // window, a corner blob exactly one; DAVIS ground truth lies in between.
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const int W = 854, H = 480;
+    auto writePgm = [&](const std::string& path, int blob) {  // blob 0: all object
+      std::ofstream f(path, std::ios::binary);
+      f << "P5\n" << W << " " << H << "\n255\n";
+      for (int y = 0; y < H; ++y)
+        for (int x = 0; x < W; ++x) f.put(static_cast<char>((blob == 0 || (x < blob && y < blob)) ? 255 : 0));
+    };
+    const std::string full = dir.filePath("full").toStdString(), corner = dir.filePath("corner").toStdString();
+    fs::create_directories(full);
+    fs::create_directories(corner);
+    writePgm(full + "/00000.pgm", 0);
+    writePgm(corner + "/00000.pgm", 40);
+    writePgm(corner + "/00001.pgm", 40);
+    SwrCoverageOptions o;
+    o.size = "large";
+    o.maskDirs = {full, corner};
+    JobContext job;
+    auto r = swrMaskCoverage(o, job);
+    QVERIFY2(r.ok(), r.ok() ? "" : r.error().message.c_str());
+    QCOMPARE(r->gridH * r->gridW, 16);
+    QCOMPARE(r->sequences.at(0).selected, 1.0);
+    QCOMPARE(r->sequences.at(1).frames, 2);
+    QCOMPARE(r->sequences.at(1).selected, 1.0 / 16);
+    // DAVIS ground truth (the shared data)
+    const std::string davis = kShared + "/data/davis2016/Annotations/480p";
+    o.maskDirs = {davis + "/blackswan", davis + "/car-shadow"};
+    auto d = swrMaskCoverage(o, job);
+    QVERIFY2(d.ok(), d.ok() ? "" : d.error().message.c_str());
+    for (const auto& q : d->sequences) {
+      qInfo("%s: %d frames, %.3f of the 4x4 windows selected (min %.3f, max %.3f)", q.dir.c_str(), q.frames, q.selected,
+            q.minSelected, q.maxSelected);
+      QVERIFY(q.frames > 0);
+      QVERIFY(q.selected > 0.0 && q.selected < 1.0);
+    }
+    // errors name the folder or the file
+    const std::string empty = dir.filePath("empty").toStdString();
+    fs::create_directories(empty);
+    o.maskDirs = {empty};
+    auto e1 = swrMaskCoverage(o, job);
+    QVERIFY(!e1.ok());
+    QVERIFY2(e1.error().message.find(empty) != std::string::npos, e1.error().message.c_str());
+    std::ofstream(empty + "/00000.png") << "not a png";
+    auto e2 = swrMaskCoverage(o, job);
+    QVERIFY(!e2.ok());
+    QVERIFY2(e2.error().message.find("00000.png") != std::string::npos, e2.error().message.c_str());
   }
 
   void schema() {

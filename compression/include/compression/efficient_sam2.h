@@ -86,6 +86,31 @@ struct Sam2BenchResult {
 };
 Result<Sam2BenchResult> benchSam2(const Sam2BenchOptions& o, JobContext& job);
 
+// SWR routing statistics from real object masks at an official size's window geometry:
+// each mask image (PNG, > 0 foreground; e.g. DAVIS ground truth) is area-resized to the
+// model's low-resolution mask (4x the routed stage's map, the square model input as SAM
+// 2.1 squashes frames) and routed by the engine's selectWindows() with a confident object
+// score, so only the dilated-mask cue applies: what SWR selects when the tracker follows
+// the object exactly. Gives the fractions to bench the official sizes with (benchSam2's
+// swrSelected). Needs the OpenCV build (mask reading).
+struct SwrCoverageOptions {
+  std::string size = "large";          // tiny, small, base_plus, large, mini, micro
+  std::vector<std::string> maskDirs;   // folders of mask images (.png, .pgm, .bmp; one sequence each)
+  int dilate = 5;                      // the router's dilation (SwrOptions::dilate)
+};
+struct SwrCoverageSequence {
+  std::string dir;
+  int frames = 0;
+  double selected = 0, minSelected = 1, maxSelected = 0;  // fraction of the window grid
+};
+struct SwrCoverageResult {
+  std::string size;
+  int gridH = 0, gridW = 0, window = 0, featH = 0;
+  std::vector<SwrCoverageSequence> sequences;
+  double selected = 0;  // mean over the sequences
+};
+Result<SwrCoverageResult> swrMaskCoverage(const SwrCoverageOptions& o, JobContext& job);
+
 // Accuracy and speed of the Efficient-SAM2 variants on held-out synthetic videos (the
 // sam2-micro generator, Fashion-MNIST test split, seeds 1,000,000 + i, generated in memory:
 // no video I/O, so it also runs in CS_MINIMAL). Every object with >= 30 px on frame 0 is a
