@@ -154,6 +154,7 @@ void addBenchSam2Command(CLI::App& app) {
     std::exit(0);
   });
 
+#ifndef CS_MINIMAL  // mask reading needs the OpenCV build
   // `cstudio bench swr-coverage --size large --masks DIR[,DIR...] [--dilate K] [--json]`
   static SwrCoverageOptions cov;
   static std::string covDirs;
@@ -193,6 +194,7 @@ void addBenchSam2Command(CLI::App& app) {
     std::cout.flush();
     std::exit(0);
   });
+#endif
 }
 
 }  // namespace cs::cli
