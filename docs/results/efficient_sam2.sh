@@ -3,7 +3,8 @@
 #  1. parity: runs test_sam2_parity and quotes its result line;
 #  2. held-out synthetic videos: `cstudio bench sam2-synth --device cpu` here (the committed weights,
 #     docs/results/efficient_sam2_synth_vm.json), then the device tables; 4. GPU speed: copied from
-#     docs/results/efficient_sam2_gpu.json,
+#     docs/results/efficient_sam2_gpu.json, and the DAVIS-routing tables from efficient_sam2_gpu_davis.json
+#     (PART=davis of efficient_sam2_gpu.sh) with efficient_sam2_swr_coverage.json (bench swr-coverage),
 #     written from the device run's `cstudio bench sam2-synth ... --json` (sam2-micro, cpu and cuda)
 #     and `cstudio bench sam2 --size tiny|large --device cuda --json` outputs (.gpu/eff_run*.sh; the
 #     commands are quoted in the .md);

@@ -195,5 +195,43 @@ if g.get("runs"):
 else:
     P("Not measured (no `%s`).\n" % GPU)
 
+# Session 7: the official sizes at the routing fractions of the DAVIS ground truth
+# (cstudio bench swr-coverage, then the device's PART=davis bench).
+COV, GD = "docs/results/efficient_sam2_swr_coverage.json", "docs/results/efficient_sam2_gpu_davis.json"
+if os.path.exists(COV) and os.path.exists(GD) and os.path.exists("docs/results/efficient_sam2_davis_routing.md"):
+    cov = {c["size"]: c for c in load(COV)}
+    seqs = [os.path.basename(q["masks"]) for q in cov["large"]["sequences"]]
+    ct = ["| size | grid | " + " | ".join("%s (%d frames)" % (n, q["frames"]) for n, q in
+                                           zip(seqs, cov["large"]["sequences"])) + " |",
+          "|---|---|" + "---|" * len(seqs)]
+    for size in ("tiny", "large"):
+        c = cov[size]
+        ct.append("| %s | %d×%d | " % (size, c["grid"][0], c["grid"][1]) + " | ".join(
+            "%.3f (%.2f–%.2f)" % (q["selected"], q["min_selected"], q["max_selected"]) for q in c["sequences"]) + " |")
+    gd = load(GD)
+    bt = []
+    for size in ("tiny", "large"):
+        c = cov[size]
+        fr = [round(q["selected"], 3) for q in c["sequences"]] + [round(c["selected"], 3)]  # as passed to the bench
+        names = ["%s (%.3f)" % (n, f) for n, f in zip(seqs, fr)] + ["mean of both (%.3f)" % c["selected"]]
+        W = c["grid"][0] * c["grid"][1]
+        byCount = {}
+        for n, f in zip(names, fr):
+            byCount.setdefault(max(1, min(W, int(f * W + 0.5))), n)
+        bt.append("**SAM 2.1 %s, routing fractions of the DAVIS ground truth** (`cstudio bench sam2 --size %s --device "
+                  "cuda --frames 16 --warmup 8 --swr-selected %s --json`)\n" % (size, size, ",".join("%.3f" % f for f in fr)))
+        bt.append("| variant | SWR fraction from | windows selected | frames/s | median frame ms | median image-encoder ms "
+                  "| median memory-attention ms | memory tokens attended | speed-up end-to-end / encoder / memory attention |")
+        bt.append("|---|---|---|---|---|---|---|---|---|")
+        for r in gd[size]["rows"]:
+            src = byCount.get(r["windows_selected"], "-") if r["windows"] else "-"
+            sel = "%d/%d" % (r["windows_selected"], r["windows"]) if r["windows"] else "all"
+            bt.append(f"| {r['variant']} | {src} | {sel} | {r['frames_per_second']:.2f} | {r['median_frame_ms']:.1f} | "
+                      f"{r['median_encoder_ms']:.1f} | {r['median_mem_attn_ms']:.2f} | {r['mem_tokens_kept']:.2f} | "
+                      f"{r['speedup_end_to_end']:.2f}x / {r['speedup_encoder']:.2f}x / {r['speedup_mem_attn']:.2f}x |")
+        bt.append("")
+    tpl = open("docs/results/efficient_sam2_davis_routing.md").read()
+    P(tpl.replace("{COVERAGE_TABLE}", "\n".join(ct)).replace("{BENCH_TABLES}", "\n".join(bt).rstrip("\n")))
+
 if os.path.exists("docs/results/efficient_sam2_discussion.md"):
     P(open("docs/results/efficient_sam2_discussion.md").read())
